@@ -1,0 +1,11 @@
+//! guichet's business rules. Pure functions and small state machines: no I/O, no async, and no
+//! clock of their own — the time is always passed in, and rule time is Meta's time
+//! (cloud-api.md §10.3, ARCHITECTURE.md "Rules that hold everywhere").
+
+pub mod conversation;
+pub mod delivery;
+pub mod identity;
+pub mod time;
+pub mod window;
+
+pub use time::Timestamp;

@@ -1,0 +1,634 @@
+//! Configuration: the embedded, documented `config.default.toml`, then a file, then `GUICHET_*`
+//! environment variables — validated at start, so that a bad key or value stops guichet with a
+//! message that names it instead of failing later.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Format, Toml};
+use serde::Deserialize;
+
+/// The default configuration, every key documented in place.
+pub const DEFAULT_CONFIG: &str = include_str!("../../../config.default.toml");
+
+/// Environment variables of the one-number quick start, and the keys they set.
+const SHORT_ENV: &[(&str, &str)] = &[
+    ("LISTEN", "listen"),
+    ("DATABASE_URL", "database.url"),
+    ("APP_SECRET", "app_secret"),
+    ("VERIFY_TOKEN", "webhook.verify_token"),
+    ("PHONE_NUMBER_ID", "phone_number_id"),
+    ("WABA_ID", "waba_id"),
+    ("ACCESS_TOKEN", "access_token"),
+    ("GRAPH_URL", "graph.url"),
+    ("API_TOKEN", "api.token"),
+];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    listen: String,
+    portfolio: String,
+    app_secret: String,
+    phone_number_id: String,
+    waba_id: String,
+    access_token: String,
+    #[serde(default)]
+    apps: Vec<RawApp>,
+    #[serde(default)]
+    numbers: Vec<RawNumber>,
+    database: RawDatabase,
+    webhook: RawWebhook,
+    ingest: RawIngest,
+    api: RawApi,
+    graph: RawGraph,
+    log: RawLog,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApp {
+    name: String,
+    secret: String,
+    #[serde(default)]
+    verify_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNumber {
+    phone_number_id: String,
+    waba_id: String,
+    app: String,
+    #[serde(default)]
+    access_token: String,
+    #[serde(default)]
+    portfolio: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    url: String,
+    max_connections: u32,
+    lock_timeout_ms: u64,
+    migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    verify_token: String,
+    max_body_bytes: usize,
+    ack_timeout_ms: u64,
+    max_batch: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIngest {
+    batch_size: i64,
+    poll_interval_ms: u64,
+    max_attempts: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    tokens: Vec<String>,
+    token: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGraph {
+    url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    format: String,
+    level: String,
+}
+
+/// guichet's validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub portfolio: String,
+    pub apps: Vec<AppSettings>,
+    pub numbers: Vec<NumberSettings>,
+    pub database: DatabaseSettings,
+    pub webhook: WebhookSettings,
+    pub ingest: IngestSettings,
+    pub api: ApiSettings,
+    pub graph_url: String,
+    pub log: LogSettings,
+}
+
+/// A Meta app whose webhooks guichet accepts.
+#[derive(Clone)]
+pub struct AppSettings {
+    pub name: String,
+    pub secret: String,
+    pub verify_token: Option<String>,
+}
+
+impl std::fmt::Debug for AppSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppSettings")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A business phone number guichet serves.
+#[derive(Clone)]
+pub struct NumberSettings {
+    pub phone_number_id: String,
+    pub waba_id: String,
+    pub app: String,
+    pub access_token: String,
+    pub portfolio: String,
+}
+
+impl std::fmt::Debug for NumberSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NumberSettings")
+            .field("phone_number_id", &self.phone_number_id)
+            .field("waba_id", &self.waba_id)
+            .field("app", &self.app)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub lock_timeout: Duration,
+    pub migrate_on_start: bool,
+}
+
+#[derive(Clone)]
+pub struct WebhookSettings {
+    pub verify_token: String,
+    pub max_body_bytes: usize,
+    pub ack_timeout: Duration,
+    pub max_batch: usize,
+}
+
+impl std::fmt::Debug for WebhookSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSettings")
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("ack_timeout", &self.ack_timeout)
+            .field("max_batch", &self.max_batch)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestSettings {
+    pub batch_size: i64,
+    pub poll_interval: Duration,
+    pub max_attempts: i64,
+}
+
+#[derive(Clone)]
+pub struct ApiSettings {
+    pub tokens: Vec<String>,
+}
+
+impl std::fmt::Debug for ApiSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiSettings")
+            .field("tokens", &self.tokens.len())
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+/// Why the configuration was refused: every problem found, each naming its key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n{}", .problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl ConfigError {
+    fn one(problem: String) -> Self {
+        Self {
+            problems: vec![problem],
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the layers: the embedded default, then `file`, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// Like [`Settings::load`], with the environment given (tests, the demo).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_CONFIG));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::one(format!(
+                    "--config {}: no such file; give the path of a TOML file (see `guichet config default`)",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let env: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("GUICHET_"))
+            .collect();
+        figment = figment.merge(EnvVars::new(env));
+        let raw: Raw = figment.extract_lossy().map_err(|e| ConfigError {
+            problems: e.into_iter().map(|e| describe_figment_error(&e)).collect(),
+        })?;
+        raw.validate()
+    }
+}
+
+/// `GUICHET_A__B` sets `a.b`; the quick-start names map to their keys. Errors about a value
+/// that came from here name the variable.
+struct EnvVars {
+    root: serde_json::Value,
+    /// Key path (`database.url`) → the variable that set it.
+    names: std::collections::HashMap<String, String>,
+}
+
+impl EnvVars {
+    fn new(vars: Vec<(String, String)>) -> Self {
+        let mut root = serde_json::Map::new();
+        let mut names = std::collections::HashMap::new();
+        for (name, value) in vars {
+            let key = name.trim_start_matches("GUICHET_");
+            let path = SHORT_ENV
+                .iter()
+                .find(|(short, _)| *short == key)
+                .map_or_else(
+                    || key.to_ascii_lowercase().replace("__", "."),
+                    |(_, k)| (*k).to_owned(),
+                );
+            insert_path(&mut root, &path, parse_env_value(&value));
+            names.insert(path, name);
+        }
+        Self {
+            root: serde_json::Value::Object(root),
+            names,
+        }
+    }
+}
+
+impl figment::Provider for EnvVars {
+    fn metadata(&self) -> figment::Metadata {
+        let names = self.names.clone();
+        figment::Metadata::named("environment").interpolater(move |_, keys| {
+            let key = keys.join(".");
+            names
+                .get(&key)
+                .cloned()
+                .unwrap_or_else(|| format!("GUICHET_{}", key.to_uppercase()))
+        })
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        figment::providers::Serialized::defaults(&self.root).data()
+    }
+}
+
+/// Environment values are strings (read as numbers or booleans where a key expects one); a
+/// value in `[…]` is a JSON list.
+fn parse_env_value(value: &str) -> serde_json::Value {
+    let trimmed = value.trim();
+    if trimmed.starts_with('[')
+        && let Ok(v) = serde_json::from_str(trimmed)
+    {
+        return v;
+    }
+    value.into()
+}
+
+fn insert_path(
+    root: &mut serde_json::Map<String, serde_json::Value>,
+    path: &str,
+    value: serde_json::Value,
+) {
+    let mut parts = path.split('.').peekable();
+    let mut node = root;
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            node.insert(part.to_owned(), value);
+            return;
+        }
+        let entry = node
+            .entry(part.to_owned())
+            .or_insert_with(|| serde_json::Value::Object(Default::default()));
+        if !entry.is_object() {
+            *entry = serde_json::Value::Object(Default::default());
+        }
+        let serde_json::Value::Object(next) = entry else {
+            return;
+        };
+        node = next;
+    }
+}
+
+fn describe_figment_error(e: &figment::Error) -> String {
+    use figment::error::Kind;
+    let key = if e.path.is_empty() {
+        "configuration".to_owned()
+    } else {
+        e.path.join(".")
+    };
+    let path: Vec<&str> = e.path.iter().map(String::as_str).collect();
+    let source = e
+        .metadata
+        .as_ref()
+        .map(|m| match &m.source {
+            Some(s) => format!(" (from {s})"),
+            None if m.name == "environment" => {
+                format!(
+                    " (from environment variable {})",
+                    m.interpolate(&figment::Profile::Default, &path)
+                )
+            }
+            None => format!(" (from {})", m.name),
+        })
+        .unwrap_or_default();
+    match &e.kind {
+        // figment's path of an unknown field ends with the field itself.
+        Kind::UnknownField(_, expected) => {
+            format!(
+                "unknown key `{key}`{source}: expected one of {}; see `guichet config default` for every key",
+                expected
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+        Kind::MissingField(field) => format!("`{key}.{field}` is missing{source}"),
+        Kind::InvalidType(actual, expected) => {
+            format!("`{key}` has the wrong type{source}: found {actual}, expected {expected}")
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!("`{key}` has a bad value{source}: found {actual}, expected {expected}")
+        }
+        other => format!("`{key}`{source}: {other}"),
+    }
+}
+
+impl Raw {
+    fn validate(self) -> Result<Settings, ConfigError> {
+        let mut problems = Vec::new();
+        let listen = self.listen.parse::<SocketAddr>().unwrap_or_else(|_| {
+            problems.push(format!(
+                "`listen` = {:?} is not an address: expected host:port such as 127.0.0.1:8080 or 0.0.0.0:8080",
+                self.listen
+            ));
+            SocketAddr::from(([127, 0, 0, 1], 8080))
+        });
+        if self.portfolio.trim().is_empty() {
+            problems
+                .push("`portfolio` is empty: name the business portfolio, e.g. \"default\"".into());
+        }
+
+        let mut apps: Vec<AppSettings> = Vec::new();
+        if !self.app_secret.is_empty() {
+            apps.push(AppSettings {
+                name: "main".into(),
+                secret: self.app_secret.clone(),
+                verify_token: None,
+            });
+        }
+        for (i, a) in self.apps.iter().enumerate() {
+            if a.name.trim().is_empty() {
+                problems.push(format!(
+                    "`apps[{i}].name` is empty: give each app a short name"
+                ));
+            }
+            if a.secret.is_empty() {
+                problems.push(format!(
+                    "`apps[{i}].secret` is empty: set it to the App Secret of the Meta app (App Dashboard > App settings > Basic)"
+                ));
+            }
+            if apps.iter().any(|b| b.name == a.name) {
+                problems.push(format!(
+                    "`apps[{i}].name` = {:?} is used twice (the quick-start app is named \"main\")",
+                    a.name
+                ));
+            }
+            apps.push(AppSettings {
+                name: a.name.clone(),
+                secret: a.secret.clone(),
+                verify_token: a.verify_token.clone(),
+            });
+        }
+        if apps.is_empty() {
+            problems.push(
+                "no Meta app is configured, so no webhook could be verified: set `app_secret` (GUICHET_APP_SECRET) \
+                 to your Meta app's App Secret, or add an [[apps]] entry"
+                    .into(),
+            );
+        }
+
+        let mut numbers: Vec<NumberSettings> = Vec::new();
+        let quick = [&self.phone_number_id, &self.waba_id]
+            .iter()
+            .any(|s| !s.is_empty());
+        if quick {
+            if self.phone_number_id.is_empty() || self.waba_id.is_empty() {
+                problems.push(
+                    "the quick-start number needs both `phone_number_id` (GUICHET_PHONE_NUMBER_ID) and `waba_id` (GUICHET_WABA_ID)".into(),
+                );
+            }
+            numbers.push(NumberSettings {
+                phone_number_id: self.phone_number_id.clone(),
+                waba_id: self.waba_id.clone(),
+                app: apps
+                    .first()
+                    .map(|a| a.name.clone())
+                    .unwrap_or_else(|| "main".into()),
+                access_token: self.access_token.clone(),
+                portfolio: self.portfolio.clone(),
+            });
+        }
+        for (i, n) in self.numbers.iter().enumerate() {
+            if !apps.iter().any(|a| a.name == n.app) {
+                problems.push(format!(
+                    "`numbers[{i}].app` = {:?} names no configured app: expected one of {}",
+                    n.app,
+                    apps.iter()
+                        .map(|a| format!("{:?}", a.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            numbers.push(NumberSettings {
+                phone_number_id: n.phone_number_id.clone(),
+                waba_id: n.waba_id.clone(),
+                app: n.app.clone(),
+                access_token: n.access_token.clone(),
+                portfolio: n
+                    .portfolio
+                    .clone()
+                    .unwrap_or_else(|| self.portfolio.clone()),
+            });
+        }
+        for (i, n) in numbers.iter().enumerate() {
+            let key = if quick && i == 0 {
+                "phone_number_id".to_owned()
+            } else {
+                format!("numbers[{}].phone_number_id", i - usize::from(quick))
+            };
+            if !n.phone_number_id.is_empty()
+                && !n.phone_number_id.bytes().all(|b| b.is_ascii_digit())
+            {
+                problems.push(format!(
+                    "`{key}` = {:?} is not a phone number id: Meta's ids are digits (WhatsApp > API Setup > Phone number ID), not the phone number itself",
+                    n.phone_number_id
+                ));
+            }
+            if numbers[..i]
+                .iter()
+                .any(|m| m.phone_number_id == n.phone_number_id)
+            {
+                problems.push(format!(
+                    "`{key}` = {:?} is configured twice",
+                    n.phone_number_id
+                ));
+            }
+        }
+
+        let db = &self.database;
+        if let Err(e) = store::Backend::of_url(&db.url) {
+            problems.push(format!("`database.url`: {e}"));
+        }
+        if db.max_connections == 0 {
+            problems.push("`database.max_connections` must be at least 1".into());
+        }
+        let w = &self.webhook;
+        if w.max_body_bytes < 1024 || w.max_body_bytes > 64 * 1024 * 1024 {
+            problems.push(format!(
+                "`webhook.max_body_bytes` = {} is out of range: expected between 1024 and 67108864 (Meta sends at most 3145728)",
+                w.max_body_bytes
+            ));
+        }
+        if w.max_batch == 0 || w.ack_timeout_ms == 0 {
+            problems
+                .push("`webhook.max_batch` and `webhook.ack_timeout_ms` must be positive".into());
+        }
+        let ing = &self.ingest;
+        if ing.batch_size < 1 || ing.max_attempts < 1 || ing.poll_interval_ms == 0 {
+            problems.push("`ingest.batch_size`, `ingest.max_attempts` and `ingest.poll_interval_ms` must be positive".into());
+        }
+
+        let mut tokens: Vec<String> = self.api.tokens.clone();
+        if !self.api.token.is_empty() {
+            tokens.push(self.api.token.clone());
+        }
+        for (i, t) in tokens.iter().enumerate() {
+            if t.len() < 16 {
+                problems.push(format!(
+                    "API token #{} is {} characters long: use at least 16 random characters (e.g. `openssl rand -hex 32`)",
+                    i + 1,
+                    t.len()
+                ));
+            }
+        }
+
+        let graph_url = self.graph.url.trim_end_matches('/').to_owned();
+        if !(graph_url.starts_with("https://") || graph_url.starts_with("http://")) {
+            problems.push(format!("`graph.url` = {graph_url:?} is not an http(s) URL"));
+        }
+        let format = match self.log.format.as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                problems.push(format!(
+                    "`log.format` = {other:?}: expected \"text\" or \"json\""
+                ));
+                LogFormat::Text
+            }
+        };
+
+        if !problems.is_empty() {
+            return Err(ConfigError { problems });
+        }
+        Ok(Settings {
+            listen,
+            portfolio: self.portfolio,
+            apps,
+            numbers,
+            database: DatabaseSettings {
+                url: self.database.url,
+                max_connections: self.database.max_connections,
+                lock_timeout: Duration::from_millis(self.database.lock_timeout_ms),
+                migrate_on_start: self.database.migrate_on_start,
+            },
+            webhook: WebhookSettings {
+                verify_token: self.webhook.verify_token,
+                max_body_bytes: self.webhook.max_body_bytes,
+                ack_timeout: Duration::from_millis(self.webhook.ack_timeout_ms),
+                max_batch: self.webhook.max_batch,
+            },
+            ingest: IngestSettings {
+                batch_size: self.ingest.batch_size,
+                poll_interval: Duration::from_millis(self.ingest.poll_interval_ms),
+                max_attempts: self.ingest.max_attempts,
+            },
+            api: ApiSettings { tokens },
+            graph_url,
+            log: LogSettings {
+                format,
+                level: self.log.level,
+            },
+        })
+    }
+}
+
+impl Settings {
+    /// The portfolio of a business number; numbers guichet was not told about (their webhooks
+    /// are still kept) belong to the default portfolio.
+    pub fn portfolio_of(&self, phone_number_id: &str) -> &str {
+        self.numbers
+            .iter()
+            .find(|n| n.phone_number_id == phone_number_id)
+            .map_or(self.portfolio.as_str(), |n| n.portfolio.as_str())
+    }
+
+    /// Whether any webhook verify token is configured.
+    pub fn verify_tokens(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.webhook.verify_token.as_str())
+            .chain(self.apps.iter().filter_map(|a| a.verify_token.as_deref()))
+            .filter(|t| !t.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests;

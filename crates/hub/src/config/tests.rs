@@ -1,0 +1,209 @@
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+const QUICK: &[(&str, &str)] = &[
+    ("GUICHET_LISTEN", "127.0.0.1:9999"),
+    (
+        "GUICHET_DATABASE_URL",
+        "postgres://guichet:secret@db/guichet",
+    ),
+    ("GUICHET_APP_SECRET", "app-secret"),
+    ("GUICHET_VERIFY_TOKEN", "verify-me"),
+    ("GUICHET_PHONE_NUMBER_ID", "106540352242922"),
+    ("GUICHET_WABA_ID", "102290129340398"),
+    ("GUICHET_ACCESS_TOKEN", "EAAG"),
+    ("GUICHET_GRAPH_URL", "http://127.0.0.1:7000/v25.0/"),
+    ("GUICHET_API_TOKEN", "0123456789abcdef0123"),
+];
+
+fn problems(pairs: &[(&str, &str)]) -> Vec<String> {
+    Settings::load_from(None, env(pairs))
+        .expect_err("refused")
+        .problems
+}
+
+#[test]
+fn the_one_number_quick_start_works_from_env_alone() {
+    let s = Settings::load_from(None, env(QUICK)).expect("valid");
+    assert_eq!(s.listen.to_string(), "127.0.0.1:9999");
+    assert_eq!(s.database.url, "postgres://guichet:secret@db/guichet");
+    assert_eq!(s.apps.len(), 1);
+    assert_eq!(s.apps[0].secret, "app-secret");
+    assert_eq!(s.verify_tokens().collect::<Vec<_>>(), ["verify-me"]);
+    assert_eq!(s.numbers[0].phone_number_id, "106540352242922");
+    assert_eq!(s.numbers[0].app, "main");
+    assert_eq!(s.graph_url, "http://127.0.0.1:7000/v25.0");
+    assert_eq!(s.api.tokens, ["0123456789abcdef0123"]);
+    assert_eq!(s.portfolio_of("106540352242922"), "default");
+}
+
+#[test]
+fn nested_keys_come_from_double_underscore_variables() {
+    let mut pairs = QUICK.to_vec();
+    pairs.push(("GUICHET_WEBHOOK__MAX_BODY_BYTES", "1048576"));
+    pairs.push(("GUICHET_DATABASE__MIGRATE_ON_START", "false"));
+    pairs.push(("GUICHET_API__TOKENS", r#"["aaaaaaaaaaaaaaaaaaaa"]"#));
+    let s = Settings::load_from(None, env(&pairs)).expect("valid");
+    assert_eq!(s.webhook.max_body_bytes, 1_048_576);
+    assert!(!s.database.migrate_on_start);
+    assert_eq!(s.api.tokens.len(), 2);
+}
+
+#[test]
+fn the_default_alone_is_refused_with_what_to_set() {
+    let p = problems(&[]);
+    assert!(
+        p.iter()
+            .any(|p| p.contains("no Meta app is configured") && p.contains("GUICHET_APP_SECRET")),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn an_unknown_environment_key_is_named() {
+    let mut pairs = QUICK.to_vec();
+    pairs.push(("GUICHET_DATABSE_URL", "sqlite:x.db"));
+    let p = problems(&pairs);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].contains("unknown key `databse_url`"), "{}", p[0]);
+    assert!(p[0].contains("GUICHET_DATABSE_URL"), "{}", p[0]);
+    assert!(
+        p[0].contains("`database`"),
+        "the expected keys are listed: {}",
+        p[0]
+    );
+}
+
+#[test]
+fn a_bad_value_names_its_key_and_what_is_expected() {
+    let mut pairs = QUICK.to_vec();
+    pairs.push(("GUICHET_WEBHOOK__MAX_BODY_BYTES", "lots"));
+    let p = problems(&pairs);
+    assert!(
+        p[0].contains("webhook.max_body_bytes") && p[0].contains("GUICHET_WEBHOOK__MAX_BODY_BYTES"),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn bad_values_are_all_reported_at_once() {
+    let mut pairs = QUICK.to_vec();
+    pairs.retain(|(k, _)| {
+        *k != "GUICHET_LISTEN" && *k != "GUICHET_DATABASE_URL" && *k != "GUICHET_API_TOKEN"
+    });
+    pairs.push(("GUICHET_LISTEN", "everywhere"));
+    pairs.push(("GUICHET_DATABASE_URL", "mysql://x"));
+    pairs.push(("GUICHET_API_TOKEN", "short"));
+    pairs.push(("GUICHET_PHONE_NUMBER_ID", "+1 650 555 1234"));
+    let p = problems(&pairs);
+    assert!(p.iter().any(|p| p.contains("`listen`")), "{p:?}");
+    assert!(
+        p.iter()
+            .any(|p| p.contains("`database.url`") && p.contains("sqlite:<path>")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter().any(|p| p.contains("API token #1 is 5 characters")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter().any(|p| p.contains("not a phone number id")),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn a_config_file_is_layered_between_default_and_env() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("guichet.toml");
+    std::fs::write(
+        &path,
+        r#"
+listen = "0.0.0.0:8081"
+[[apps]]
+name = "shop"
+secret = "s3cret"
+verify_token = "shop-token"
+[[numbers]]
+phone_number_id = "111"
+waba_id = "222"
+app = "shop"
+portfolio = "acme"
+"#,
+    )
+    .expect("write");
+    let s =
+        Settings::load_from(Some(&path), env(&[("GUICHET_LISTEN", "127.0.0.1:1")])).expect("valid");
+    assert_eq!(
+        s.listen.to_string(),
+        "127.0.0.1:1",
+        "env wins over the file"
+    );
+    assert_eq!(s.apps[0].name, "shop");
+    assert_eq!(s.portfolio_of("111"), "acme");
+    assert_eq!(s.portfolio_of("999"), "default");
+    assert_eq!(s.verify_tokens().collect::<Vec<_>>(), ["shop-token"]);
+}
+
+#[test]
+fn a_file_with_an_unknown_key_or_a_dangling_app_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("guichet.toml");
+    std::fs::write(
+        &path,
+        "app_secret = \"x\"\n[webhook]\nverify_tokn = \"t\"\n[[numbers]]\nphone_number_id = \"1\"\nwaba_id = \"2\"\napp = \"nope\"\n",
+    )
+    .expect("write");
+    let p = Settings::load_from(Some(&path), Vec::new())
+        .expect_err("refused")
+        .problems;
+    assert!(
+        p.iter()
+            .any(|p| p.contains("webhook.verify_tokn") && p.contains("guichet.toml")),
+        "{p:?}"
+    );
+    let missing =
+        Settings::load_from(Some(&dir.path().join("nope.toml")), Vec::new()).expect_err("refused");
+    assert!(missing.problems[0].contains("no such file"));
+}
+
+#[test]
+fn the_embedded_default_documents_every_key() {
+    // Every key the loader reads appears in the default file with a comment above it.
+    for key in [
+        "listen",
+        "portfolio",
+        "app_secret",
+        "phone_number_id",
+        "waba_id",
+        "access_token",
+        "url",
+        "max_connections",
+        "lock_timeout_ms",
+        "migrate_on_start",
+        "verify_token",
+        "max_body_bytes",
+        "ack_timeout_ms",
+        "max_batch",
+        "batch_size",
+        "poll_interval_ms",
+        "max_attempts",
+        "tokens",
+        "token",
+        "format",
+        "level",
+    ] {
+        let line = DEFAULT_CONFIG
+            .lines()
+            .position(|l| l.starts_with(&format!("{key} =")))
+            .unwrap_or_else(|| panic!("{key} is not in config.default.toml"));
+        let above = DEFAULT_CONFIG.lines().nth(line - 1).unwrap_or_default();
+        assert!(above.starts_with('#'), "{key} has no comment above it");
+    }
+}

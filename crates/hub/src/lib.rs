@@ -1,0 +1,140 @@
+//! The running guichet service: the webhook endpoint, ingest, the REST API, health and metrics.
+//!
+//! [`run`] builds everything from a listener, settings, a store and a clock, and serves until
+//! the shutdown future resolves; then it stops accepting, finishes the requests in flight,
+//! flushes the webhooks queued for storage and lets ingest finish its batch.
+
+mod api;
+pub mod appender;
+pub mod clock;
+pub mod config;
+mod error;
+mod health;
+pub mod ingest;
+pub mod metrics;
+pub mod replays;
+mod webhook;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::Settings;
+pub use error::ApiError;
+
+use appender::Appender;
+use metrics::Metrics;
+
+/// What every request handler shares.
+#[derive(Debug)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<Metrics>,
+    pub appender: Appender,
+}
+
+/// The HTTP routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    let max_body = state.settings.webhook.max_body_bytes;
+    Router::new()
+        .route(
+            "/webhooks/whatsapp",
+            get(webhook::verify)
+                .post(webhook::receive)
+                .layer(DefaultBodyLimit::max(max_body)),
+        )
+        .nest("/api/v1", api::router(state.clone()))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .fallback(|| async { ApiError::not_found("route") })
+        .with_state(state)
+}
+
+enum IngestHandle {
+    Thread(std::thread::JoinHandle<()>),
+    Task(tokio::task::JoinHandle<()>),
+}
+
+/// Serves guichet on `listener` until `shutdown` resolves, then shuts down gracefully.
+pub async fn run(
+    listener: TcpListener,
+    settings: Settings,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let settings = Arc::new(settings);
+    let metrics = Arc::new(Metrics::new());
+    let wake = Arc::new(Notify::new());
+    let (appender, append_tasks) =
+        Appender::start(&store, &metrics, &wake, settings.webhook.max_batch).await;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = ingest::Worker {
+        store: store.clone(),
+        settings: settings.clone(),
+        metrics: metrics.clone(),
+        clock: clock.clone(),
+        wake,
+    };
+    // On Postgres several workers ingest at once (their claims skip each other's rows).
+    // SQLite: one worker, on a thread of its own (its statements run inline). Postgres: several
+    // workers on the runtime, their claims skipping each other's rows.
+    let workers = store.concurrent_writers().max(1);
+    let ingest: Vec<IngestHandle> = if store.writes_run_inline() {
+        (0..workers)
+            .map(|_| {
+                worker
+                    .clone()
+                    .spawn(stop_rx.clone())
+                    .map(IngestHandle::Thread)
+            })
+            .collect::<Result<_, _>>()?
+    } else {
+        (0..workers)
+            .map(|_| IngestHandle::Task(tokio::spawn(worker.clone().run(stop_rx.clone()))))
+            .collect()
+    };
+
+    let state = Arc::new(AppState {
+        settings,
+        store,
+        clock,
+        metrics,
+        appender,
+    });
+    let app = router(state.clone());
+    tracing::info!(address = %listener.local_addr()?, "guichet is listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+
+    // No request is in flight any more: the last appender handle goes with the state, the
+    // writer drains its queue and stops; then ingest finishes its batch.
+    drop(state);
+    for task in append_tasks {
+        let _ = task.await;
+    }
+    let _ = stop_tx.send(true);
+    for handle in ingest {
+        match handle {
+            IngestHandle::Thread(thread) => {
+                let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+            }
+            IngestHandle::Task(task) => {
+                let _ = task.await;
+            }
+        }
+    }
+    tracing::info!("guichet stopped");
+    Ok(())
+}
