@@ -18,9 +18,14 @@ use crate::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-const CLAIM_INBOUND: &str = "SELECT e.id, e.body, e.app, e.received_at_ms, q.attempts \
-     FROM inbound_queue q JOIN inbound_events e ON e.id = q.event_id \
-     ORDER BY q.event_id LIMIT $1 FOR UPDATE OF q SKIP LOCKED";
+/// The queue is read first, on its own, and each claimed event then fetched by its key: joined
+/// directly, the planner may walk or hash all of `inbound_events`, which grows with every
+/// webhook ever received (`OFFSET 0` keeps the lookup from being merged back into a join).
+const CLAIM_INBOUND: &str = "WITH q AS (SELECT event_id, attempts FROM inbound_queue \
+       ORDER BY event_id LIMIT $1 FOR UPDATE SKIP LOCKED) \
+     SELECT e.id, e.body, e.app, e.received_at_ms, q.attempts FROM q CROSS JOIN LATERAL \
+       (SELECT id, body, app, received_at_ms FROM inbound_events WHERE id = q.event_id OFFSET 0) AS e \
+     ORDER BY e.id";
 
 /// One statement for the whole batch, queue rows included: one round trip and one commit,
 /// whatever its size.
@@ -39,7 +44,7 @@ const LATEST_HASHES: &str = "SELECT body_sha256 FROM (SELECT id, body_sha256 FRO
 const LOCK_KEYS: &str = "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT \
      hashtextextended(k, 0) AS h FROM UNNEST($1::text[]) AS k ORDER BY h OFFSET 0) AS sorted";
 
-const DEQUEUE_INBOUND: &str = "DELETE FROM inbound_queue WHERE event_id = $1";
+const DEQUEUE_INBOUND: &str = "DELETE FROM inbound_queue WHERE event_id = ANY($1)";
 
 const RETRY_INBOUND: &str =
     "UPDATE inbound_queue SET attempts = attempts + 1, note = $2 WHERE event_id = $1";
@@ -148,7 +153,10 @@ impl Store for PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        Ok(Box::new(PgTx { tx }))
+        Ok(Box::new(PgTx {
+            tx,
+            finished: Vec::new(),
+        }))
     }
 
     async fn inbound_counts(&self) -> Result<InboundCounts> {
@@ -250,6 +258,8 @@ impl Store for PgStore {
 /// A write transaction on Postgres.
 pub struct PgTx {
     tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    /// Events finished in this transaction, taken off the queue in one statement at commit.
+    finished: Vec<i64>,
 }
 
 impl fmt::Debug for PgTx {
@@ -295,10 +305,7 @@ impl Tx for PgTx {
         note: Option<&str>,
         at_ms: i64,
     ) -> Result<()> {
-        sqlx::query(DEQUEUE_INBOUND)
-            .bind(id)
-            .execute(&mut *self.tx)
-            .await?;
+        self.finished.push(id);
         if note.is_some() || state == InboundState::Failed {
             sqlx::query(sql::RECORD_OUTCOME)
                 .bind(id)
@@ -594,7 +601,13 @@ impl Tx for PgTx {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn commit(self: Box<Self>) -> Result<()> {
+    async fn commit(mut self: Box<Self>) -> Result<()> {
+        if !self.finished.is_empty() {
+            sqlx::query(DEQUEUE_INBOUND)
+                .bind(&self.finished)
+                .execute(&mut *self.tx)
+                .await?;
+        }
         self.tx.commit().await?;
         Ok(())
     }
