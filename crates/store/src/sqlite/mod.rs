@@ -14,6 +14,7 @@
 //! `synchronous = FULL` makes every commit fsync the WAL: an acknowledged webhook survives a
 //! power loss, not only a crash.
 
+mod journal;
 mod migrate;
 mod rows;
 
@@ -109,6 +110,7 @@ pub struct SqliteStore {
     readers: Arc<Readers>,
     /// Appends to the journal; the group commit is its only user.
     journal_writer: Arc<Mutex<Connection>>,
+    journal_thread: Arc<journal::JournalWriter>,
     journal_readers: Arc<Readers>,
 }
 
@@ -163,6 +165,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Connect(Box::new(e)))?
             .map_err(|e| StoreError::Connect(Box::new(e)))?
         };
+        let journal_writer = Arc::new(Mutex::new(journal_writer));
         let pool = |opener: Opener, n: u32| {
             Arc::new(Readers {
                 opener,
@@ -177,7 +180,11 @@ impl SqliteStore {
                 journal: Mutex::new(journal_main),
             }),
             readers: pool(opener, options.max_connections.max(1)),
-            journal_writer: Arc::new(Mutex::new(journal_writer)),
+            journal_thread: Arc::new(
+                journal::JournalWriter::start(journal_writer.clone())
+                    .map_err(|e| StoreError::Connect(Box::new(e)))?,
+            ),
+            journal_writer,
             journal_readers: pool(journal, 2),
         })
     }
@@ -406,29 +413,7 @@ impl Store for SqliteStore {
 
     /// One transaction on the journal, fsynced (the journal runs with `synchronous = FULL`).
     async fn append_inbound(&self, batch: &[NewInboundEvent]) -> Result<Vec<i64>> {
-        let batch = batch.to_vec();
-        let journal = self.journal_writer.clone();
-        tokio::task::spawn_blocking(move || {
-            let c = lock(&journal)?;
-            c.execute_batch("BEGIN IMMEDIATE")?;
-            let inserted = (|| {
-                let mut insert = c.prepare_cached(&sqlite_sql(APPEND))?;
-                batch
-                    .iter()
-                    .map(|e| {
-                        let row = params![&e.body_sha256[..], &e.body[..], e.app, e.received_at_ms];
-                        insert.query_row(row, |r| r.get(0))
-                    })
-                    .collect::<rusqlite::Result<Vec<i64>>>()
-            })();
-            let done = inserted.and_then(|ids| c.execute_batch("COMMIT").map(|()| ids));
-            if done.is_err() {
-                let _ = c.execute_batch("ROLLBACK");
-            }
-            done.map_err(StoreError::from)
-        })
-        .await
-        .map_err(unavailable)?
+        self.journal_thread.append(batch.to_vec()).await
     }
 
     async fn latest_inbound_hashes(&self, limit: i64) -> Result<Vec<[u8; 32]>> {
