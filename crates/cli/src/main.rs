@@ -48,6 +48,72 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run the emulator of Meta's Cloud API alone, for developing any Cloud API client.
+    ///
+    /// It answers the Graph API (POST /v25.0/{phone-number-id}/messages, GET /{phone-number-id})
+    /// with the access token below, applies Meta's rules and sends signed webhooks to the
+    /// callback URL. Simulated customers are driven through /_sandbox/: POST
+    /// /_sandbox/customers, POST /_sandbox/customers/{wa_id}/messages, PATCH
+    /// /_sandbox/customers/{wa_id}/behaviour, GET /_sandbox/customers/{wa_id}/transcript, POST
+    /// /_sandbox/clock/advance, PUT /_sandbox/webhook.
+    ///
+    /// To feed a local guichet: start it with GUICHET_APP_SECRET=sandbox-app-secret and
+    /// GUICHET_VERIFY_TOKEN=sandbox-verify-token, then run
+    /// `guichet sandbox --callback-url http://127.0.0.1:8080/webhooks/whatsapp`.
+    #[command(verbatim_doc_comment)]
+    Sandbox(Box<SandboxArgs>),
+}
+
+#[derive(Debug, clap::Args)]
+struct SandboxArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SANDBOX_LISTEN", default_value = "127.0.0.1:9090")]
+    listen: std::net::SocketAddr,
+    /// The app secret webhooks are signed with (the receiver's app secret).
+    #[arg(long, env = "SANDBOX_APP_SECRET", default_value = "sandbox-app-secret")]
+    app_secret: String,
+    /// The bearer token the Graph API accepts.
+    #[arg(
+        long,
+        env = "SANDBOX_ACCESS_TOKEN",
+        default_value = "sandbox-access-token"
+    )]
+    access_token: String,
+    /// The emulated business number's id.
+    #[arg(
+        long,
+        env = "SANDBOX_PHONE_NUMBER_ID",
+        default_value = "106540352242922"
+    )]
+    phone_number_id: String,
+    /// The WhatsApp Business Account it belongs to.
+    #[arg(long, env = "SANDBOX_WABA_ID", default_value = "102290129340398")]
+    waba_id: String,
+    /// The number itself, digits with the country code.
+    #[arg(
+        long,
+        env = "SANDBOX_DISPLAY_PHONE_NUMBER",
+        default_value = "15550783881"
+    )]
+    display_phone_number: String,
+    /// Where webhooks go. Undelivered ones are retried, so the receiver may start later. Also
+    /// settable at run time, with Meta's verification handshake, by PUT /_sandbox/webhook.
+    #[arg(long, env = "SANDBOX_CALLBACK_URL")]
+    callback_url: Option<String>,
+    /// The verify token of the callback's handshake.
+    #[arg(
+        long,
+        env = "SANDBOX_VERIFY_TOKEN",
+        default_value = "sandbox-verify-token"
+    )]
+    verify_token: String,
+    /// The emulated date to start at (RFC 3339, e.g. 2026-09-01T09:00:00Z); now when absent.
+    /// Pricing follows the rules in force on the emulated date.
+    #[arg(long, env = "SANDBOX_START")]
+    start: Option<String>,
+    /// Most updates in one webhook POST (Meta sometimes batches several).
+    #[arg(long, env = "SANDBOX_BATCH_MAX", default_value_t = 1)]
+    batch_max: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,9 +126,13 @@ enum ConfigCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Config(ConfigCommand::Default) = cli.command {
-        return write_stdout(hub::config::DEFAULT_CONFIG);
-    }
+    let command = match cli.command {
+        Command::Config(ConfigCommand::Default) => {
+            return write_stdout(hub::config::DEFAULT_CONFIG);
+        }
+        Command::Sandbox(args) => return run_sandbox(*args),
+        other => other,
+    };
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -82,7 +152,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        match cli.command {
+        match command {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(&settings).await,
             Command::Config(ConfigCommand::Check) => {
@@ -97,13 +167,76 @@ fn main() -> ExitCode {
                 write_stdout(&summary);
                 Ok(())
             }
-            Command::Config(ConfigCommand::Default) => Ok(()),
+            Command::Config(ConfigCommand::Default) | Command::Sandbox(_) => Ok(()),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
+            write_stderr(&format!("guichet: {e:#}\n"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_sandbox(args: SandboxArgs) -> ExitCode {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .init();
+    let start_ms = match args
+        .start
+        .as_deref()
+        .map(|s| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339))
+    {
+        None => None,
+        Some(Ok(t)) => Some(i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)),
+        Some(Err(e)) => {
+            write_stderr(&format!(
+                "guichet: --start `{}` is not an RFC 3339 date such as 2026-09-01T09:00:00Z: {e}\n",
+                args.start.unwrap_or_default()
+            ));
+            return ExitCode::from(2);
+        }
+    };
+    let config = sandbox::Config {
+        app_secret: args.app_secret,
+        access_token: args.access_token,
+        numbers: vec![sandbox::Number {
+            phone_number_id: args.phone_number_id,
+            waba_id: args.waba_id,
+            display_phone_number: args.display_phone_number,
+        }],
+        callback: args.callback_url.map(|url| sandbox::Callback {
+            url,
+            verify_token: args.verify_token,
+        }),
+        start_ms,
+        batch_max: args.batch_max,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            write_stderr(&format!("guichet: cannot start the async runtime: {e}\n"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        sandbox::serve(listener, config, shutdown_signal()).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
             write_stderr(&format!("guichet: {e:#}\n"));
             ExitCode::FAILURE
         }

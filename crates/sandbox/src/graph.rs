@@ -1,0 +1,322 @@
+//! The Graph API endpoints, with Meta's answers and Meta's error shapes (cloud-api.md §3).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes as Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::Sandbox;
+use crate::rules::Category;
+use crate::world::WorldError;
+
+/// The Graph API versions the sandbox answers to (and requests without a version).
+pub const VERSIONS: std::ops::RangeInclusive<u32> = 14..=25;
+
+/// A Graph API error, shaped as Meta's: `{"error":{"message":"(#code) …","type":…,"code":…}}`.
+#[derive(Debug, Clone)]
+pub struct GraphError {
+    status: StatusCode,
+    code: i64,
+    subcode: Option<i64>,
+    message: String,
+    details: Option<String>,
+}
+
+impl GraphError {
+    pub fn new(code: i64, message: impl Into<String>) -> Self {
+        let status = wa::error_codes::lookup(code)
+            .and_then(|e| StatusCode::from_u16(e.http_status).ok())
+            .unwrap_or(StatusCode::BAD_REQUEST);
+        Self {
+            status,
+            code,
+            subcode: None,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    /// Error 100, "Invalid parameter", with what is wrong.
+    pub fn invalid(details: impl Into<String>) -> Self {
+        Self::new(100, "Invalid parameter").details(details)
+    }
+
+    pub fn details(mut self, details: impl Into<String>) -> Self {
+        self.details = Some(details.into());
+        self
+    }
+
+    fn subcode(mut self, subcode: i64) -> Self {
+        self.subcode = Some(subcode);
+        self
+    }
+}
+
+impl IntoResponse for GraphError {
+    fn into_response(self) -> Response {
+        let mut error = json!({
+            "message": format!("(#{}) {}", self.code, self.message),
+            "type": "OAuthException",
+            "code": self.code,
+            "fbtrace_id": format!("Sbx{:016x}", rand::random::<u64>()),
+        });
+        if let Some(details) = self.details {
+            error["error_data"] = json!({ "messaging_product": "whatsapp", "details": details });
+        }
+        if let Some(subcode) = self.subcode {
+            error["error_subcode"] = json!(subcode);
+        }
+        (self.status, Json(json!({ "error": error }))).into_response()
+    }
+}
+
+fn check_version(version: Option<&str>) -> Result<(), GraphError> {
+    let Some(v) = version else { return Ok(()) };
+    let major = v
+        .strip_prefix('v')
+        .and_then(|rest| rest.strip_suffix(".0"))
+        .and_then(|n| n.parse::<u32>().ok());
+    match major {
+        Some(n) if VERSIONS.contains(&n) => Ok(()),
+        _ => Err(
+            GraphError::new(2500, format!("Unknown path components: /{v}")).details(format!(
+                "the sandbox answers Graph API versions v{}.0 to v{}.0, or no version",
+                VERSIONS.start(),
+                VERSIONS.end()
+            )),
+        ),
+    }
+}
+
+fn check_token(sandbox: &Sandbox, headers: &HeaderMap) -> Result<(), GraphError> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(token) if !token.is_empty() && token == sandbox.config.access_token => Ok(()),
+        Some(_) => Err(GraphError::new(
+            190,
+            "Invalid OAuth access token - Cannot parse access token",
+        )
+        .details("the bearer token is not the sandbox's access token")),
+        None => Err(GraphError::new(
+            190,
+            "An active access token must be used to query information about the current user.",
+        )
+        .details("send `Authorization: Bearer <access token>`")),
+    }
+}
+
+fn no_such_object(id: &str) -> GraphError {
+    GraphError::new(
+        100,
+        format!(
+            "Unsupported post request. Object with ID '{id}' does not exist, cannot be loaded due \
+             to missing permissions, or does not support this operation. Please read the Graph \
+             API documentation at https://developers.facebook.com/docs/graph-api"
+        ),
+    )
+    .subcode(33)
+}
+
+/// `POST /{phone-number-id}/messages`, unversioned.
+pub async fn messages(
+    State(sandbox): State<Arc<Sandbox>>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, GraphError> {
+    send(&sandbox, None, &number, &headers, &body)
+}
+
+/// `POST /{version}/{phone-number-id}/messages`.
+pub async fn messages_versioned(
+    State(sandbox): State<Arc<Sandbox>>,
+    Path((version, number)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, GraphError> {
+    send(&sandbox, Some(&version), &number, &headers, &body)
+}
+
+fn send(
+    sandbox: &Sandbox,
+    version: Option<&str>,
+    number: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Json<Value>, GraphError> {
+    check_version(version)?;
+    check_token(sandbox, headers)?;
+    if sandbox.world().number(number).is_none() {
+        return Err(no_such_object(number));
+    }
+    let request: Value = serde_json::from_slice(body)
+        .map_err(|e| GraphError::invalid(format!("the body is not JSON: {e}")))?;
+    if !request.is_object() {
+        return Err(GraphError::invalid("the body must be a JSON object"));
+    }
+    if request.get("messaging_product").and_then(Value::as_str) != Some("whatsapp") {
+        return Err(
+            GraphError::new(100, "The parameter messaging_product is required.")
+                .details("set \"messaging_product\": \"whatsapp\""),
+        );
+    }
+    if request.get("status").and_then(Value::as_str) == Some("read") {
+        return mark_read(sandbox, number, &request);
+    }
+    let to = request
+        .get("recipient")
+        .or_else(|| request.get("to"))
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| {
+            GraphError::new(100, "The parameter to is required.")
+                .details("give `to` (a phone number) or `recipient` (a business-scoped user id)")
+        })?;
+    let kind = request
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("text");
+    let category = check_content(kind, &request)?;
+    let now = sandbox.clock.now_ms();
+    let (accepted, updates) = sandbox
+        .world()
+        .business_sends(number, to, kind, category, request.clone(), now)
+        .map_err(|e| match e {
+            WorldError::NoNumber(id) => no_such_object(&id),
+            other => GraphError::invalid(other.to_string()),
+        })?;
+    sandbox.outbox.push(updates);
+    let wa_id = accepted
+        .wa_id
+        .unwrap_or_else(|| to.chars().filter(char::is_ascii_digit).collect());
+    Ok(Json(json!({
+        "messaging_product": "whatsapp",
+        "contacts": [{ "input": accepted.input, "wa_id": wa_id }],
+        "messages": [{ "id": accepted.wamid }],
+    })))
+}
+
+/// Checks the content of a send against Meta's limits; the category it is priced in.
+fn check_content(kind: &str, request: &Value) -> Result<Category, GraphError> {
+    match kind {
+        "text" => {
+            let body = request
+                .pointer("/text/body")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    GraphError::new(100, "The parameter text['body'] is required.")
+                        .details("a text message needs `text.body`")
+                })?;
+            let chars = body.chars().count();
+            if body.trim().is_empty() {
+                return Err(GraphError::invalid("`text.body` is empty"));
+            }
+            if chars > 4096 {
+                return Err(GraphError::invalid(format!(
+                    "`text.body` has {chars} characters; at most 4096 are allowed"
+                )));
+            }
+            Ok(Category::Service)
+        }
+        other => Err(GraphError::invalid(format!(
+            "the sandbox does not emulate `{other}` messages yet; it emulates `text`"
+        ))),
+    }
+}
+
+fn mark_read(sandbox: &Sandbox, number: &str, request: &Value) -> Result<Json<Value>, GraphError> {
+    let wamid = request
+        .get("message_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            GraphError::new(100, "The parameter message_id is required.")
+                .details("mark-as-read needs the wamid of the customer's message")
+        })?;
+    sandbox
+        .world()
+        .mark_read(number, wamid)
+        .map_err(|e| GraphError::invalid(e.to_string()))?;
+    Ok(Json(json!({ "success": true })))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct Fields {
+    fields: Option<String>,
+}
+
+/// `GET /{phone-number-id}?fields=…`, unversioned.
+pub async fn number(
+    State(sandbox): State<Arc<Sandbox>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Query(fields): Query<Fields>,
+) -> Result<Json<Value>, GraphError> {
+    describe(&sandbox, None, &id, &headers, &fields)
+}
+
+/// `GET /{version}/{phone-number-id}?fields=…`.
+pub async fn number_versioned(
+    State(sandbox): State<Arc<Sandbox>>,
+    Path((version, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Query(fields): Query<Fields>,
+) -> Result<Json<Value>, GraphError> {
+    describe(&sandbox, Some(&version), &id, &headers, &fields)
+}
+
+fn describe(
+    sandbox: &Sandbox,
+    version: Option<&str>,
+    id: &str,
+    headers: &HeaderMap,
+    fields: &Fields,
+) -> Result<Json<Value>, GraphError> {
+    check_version(version)?;
+    check_token(sandbox, headers)?;
+    let number = sandbox
+        .world()
+        .number(id)
+        .cloned()
+        .ok_or_else(|| no_such_object(id))?;
+    let all = json!({
+        "id": number.phone_number_id,
+        "display_phone_number": number.display_phone_number,
+        "verified_name": "guichet sandbox",
+        "quality_rating": "GREEN",
+        "throughput": { "level": "STANDARD" },
+        "messaging_limit_tier": "TIER_1K",
+        "code_verification_status": "VERIFIED",
+        "platform_type": "CLOUD_API",
+    });
+    let Some(wanted) = fields.fields.as_deref().filter(|f| !f.trim().is_empty()) else {
+        return Ok(Json(json!({
+            "id": all["id"],
+            "display_phone_number": all["display_phone_number"],
+            "verified_name": all["verified_name"],
+            "quality_rating": all["quality_rating"],
+        })));
+    };
+    let mut out = json!({ "id": number.phone_number_id });
+    for field in wanted.split(',').map(str::trim) {
+        match all.get(field) {
+            Some(v) => out[field] = v.clone(),
+            None => {
+                return Err(GraphError::new(
+                    100,
+                    format!(
+                        "Tried accessing nonexisting field ({field}) on node type (WhatsAppBusinessPhoneNumber)"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(Json(out))
+}

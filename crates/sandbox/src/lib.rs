@@ -1,0 +1,149 @@
+//! A local emulator of Meta's WhatsApp Cloud API, so that guichet (or any Cloud API client) is
+//! developed, tested and demonstrated without a Meta account.
+//!
+//! It serves the Graph API endpoints under their versioned and unversioned paths, applies Meta's
+//! rules with Meta's error codes, sends status webhooks with `pricing` computed for the emulated
+//! date, and delivers signed webhooks with Meta's retries. Simulated customers write in through
+//! the control API under `/_sandbox/`, and an emulated clock moves time forward on demand.
+//!
+//! What it emulates so far: text messages, mark-as-read and the typing indicator, the phone number
+//! node; the 24-hour window (131047), undeliverable numbers (131026), customers who stopped
+//! marketing (131050), the free entry point window after a Click-to-WhatsApp ad; sent, delivered,
+//! read and failed statuses by each customer's behaviour.
+
+pub mod clock;
+pub mod control;
+pub mod graph;
+pub mod rules;
+pub mod webhooks;
+pub mod world;
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+pub use clock::Clock;
+pub use webhooks::{Callback, Outbox};
+pub use world::{Number, World};
+
+/// How the sandbox is set up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The app secret webhooks are signed with.
+    pub app_secret: String,
+    /// The bearer token the Graph API accepts.
+    pub access_token: String,
+    pub numbers: Vec<Number>,
+    /// Where webhooks go; can also be set later through the control API.
+    pub callback: Option<Callback>,
+    /// The emulated time at start (Unix ms); the machine's time when absent.
+    pub start_ms: Option<i64>,
+    /// Most updates in one webhook POST.
+    pub batch_max: usize,
+}
+
+/// The running emulator's state.
+#[derive(Debug)]
+pub struct Sandbox {
+    pub config: Config,
+    pub clock: Arc<Clock>,
+    pub outbox: Arc<Outbox>,
+    world: Mutex<World>,
+}
+
+impl Sandbox {
+    pub fn new(config: Config) -> Arc<Self> {
+        let clock = Arc::new(Clock::new(config.start_ms));
+        let outbox = Arc::new(Outbox::new(
+            config.app_secret.clone(),
+            config.callback.clone(),
+            config.batch_max,
+        ));
+        let world = Mutex::new(World::new(config.numbers.clone()));
+        Arc::new(Self {
+            config,
+            clock,
+            outbox,
+            world,
+        })
+    }
+
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Hands the statuses that have fallen due to the outbox.
+    pub fn tick(&self) {
+        let due = self.world().take_due(self.clock.now_ms());
+        self.outbox.push(due);
+    }
+
+    /// Starts delivering webhooks and emitting scheduled statuses, in the background.
+    pub fn start(self: &Arc<Self>) {
+        tokio::spawn(self.outbox.clone().run(self.clock.clone()));
+        let this = self.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(50));
+            loop {
+                every.tick().await;
+                this.tick();
+            }
+        });
+    }
+}
+
+/// The sandbox's routes: the Graph API and the control API.
+pub fn router(sandbox: Arc<Sandbox>) -> Router {
+    Router::new()
+        .route("/_sandbox", get(control::overview))
+        .route(
+            "/_sandbox/customers",
+            post(control::create_customer).get(control::list_customers),
+        )
+        .route("/_sandbox/customers/{id}", get(control::customer))
+        .route(
+            "/_sandbox/customers/{id}/behaviour",
+            axum::routing::patch(control::set_behaviour),
+        )
+        .route(
+            "/_sandbox/customers/{id}/messages",
+            post(control::customer_sends),
+        )
+        .route(
+            "/_sandbox/customers/{id}/transcript",
+            get(control::transcript),
+        )
+        .route("/_sandbox/clock", get(control::clock))
+        .route("/_sandbox/clock/advance", post(control::advance))
+        .route(
+            "/_sandbox/webhook",
+            get(control::webhook).put(control::set_webhook),
+        )
+        .route("/{number}/messages", post(graph::messages))
+        .route(
+            "/{version}/{number}/messages",
+            post(graph::messages_versioned),
+        )
+        .route("/{number}", get(graph::number))
+        .route("/{version}/{number}", get(graph::number_versioned))
+        .with_state(sandbox)
+}
+
+/// Serves the sandbox on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let sandbox = Sandbox::new(config);
+    sandbox.start();
+    tracing::info!(address = %listener.local_addr()?, "sandbox is listening");
+    axum::serve(listener, router(sandbox))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,639 @@
+//! The sandbox through HTTP, as a Cloud API client and a webhook receiver see it: the real server
+//! on a random port, and a real receiver on another that checks every signature.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use sandbox::world::Number;
+use sandbox::{Callback, Config};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+const SECRET: &str = "sandbox-app-secret";
+const TOKEN: &str = "EAAG-sandbox-token";
+const VERIFY: &str = "sandbox-verify-token";
+const NUMBER: &str = "106540352242922";
+const WABA: &str = "102290129340398";
+/// 2026-11-21T00:00:00Z: service messages are charged.
+const NOV_2026: i64 = 1_795_219_200_000;
+/// 2026-09-01T00:00:00Z: service messages in the window are still free.
+const SEP_2026: i64 = 1_788_220_800_000;
+
+/// A webhook receiver that verifies signatures and records what it got.
+#[derive(Default)]
+struct Receiver {
+    bodies: Mutex<Vec<Value>>,
+    raw: Mutex<Vec<String>>,
+    /// Answer 500 to this many POSTs first.
+    fail_next: AtomicUsize,
+    posts: AtomicUsize,
+}
+
+async fn receiver_get(
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> (StatusCode, String) {
+    if q.get("hub.mode").map(String::as_str) == Some("subscribe")
+        && q.get("hub.verify_token").map(String::as_str) == Some(VERIFY)
+    {
+        (
+            StatusCode::OK,
+            q.get("hub.challenge").cloned().unwrap_or_default(),
+        )
+    } else {
+        (StatusCode::FORBIDDEN, String::new())
+    }
+}
+
+async fn receiver_post(
+    State(r): State<Arc<Receiver>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    r.posts.fetch_add(1, Ordering::SeqCst);
+    let signature = headers
+        .get(wa::signature::HEADER)
+        .and_then(|v| v.to_str().ok());
+    assert!(
+        wa::signature::verify(SECRET.as_bytes(), &body, signature).is_ok(),
+        "bad signature"
+    );
+    let failing = r
+        .fail_next
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if failing {
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    }
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(text.is_ascii(), "non-ASCII must be escaped: {text}");
+    r.raw.lock().unwrap().push(text);
+    r.bodies
+        .lock()
+        .unwrap()
+        .push(serde_json::from_slice(&body).unwrap());
+    StatusCode::OK
+}
+
+struct Harness {
+    base: String,
+    http: reqwest::Client,
+    receiver: Arc<Receiver>,
+    callback: String,
+}
+
+async fn start(start_ms: i64) -> Harness {
+    let receiver = Arc::new(Receiver::default());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let callback = format!(
+        "http://{}/webhooks/whatsapp",
+        listener.local_addr().unwrap()
+    );
+    let app = Router::new()
+        .route("/webhooks/whatsapp", get(receiver_get).post(receiver_post))
+        .with_state(receiver.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let config = Config {
+        app_secret: SECRET.into(),
+        access_token: TOKEN.into(),
+        numbers: vec![Number {
+            phone_number_id: NUMBER.into(),
+            waba_id: WABA.into(),
+            display_phone_number: "15550783881".into(),
+        }],
+        callback: Some(Callback {
+            url: callback.clone(),
+            verify_token: VERIFY.into(),
+        }),
+        start_ms: Some(start_ms),
+        batch_max: 1,
+    };
+    tokio::spawn(sandbox::serve(listener, config, std::future::pending()));
+    Harness {
+        base,
+        http: reqwest::Client::new(),
+        receiver,
+        callback,
+    }
+}
+
+impl Harness {
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn customer(&self, phone: &str, extra: Value) -> Value {
+        let mut body = json!({ "phone": phone, "name": "Camille Martin", "country": "FR" });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().cloned().unwrap_or_default());
+        let (status, c) = self.post("/_sandbox/customers", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{c}");
+        c
+    }
+
+    async fn customer_says(&self, wa_id: &str, body: Value) -> String {
+        let (status, r) = self
+            .post(&format!("/_sandbox/customers/{wa_id}/messages"), body)
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{r}");
+        r["wamid"].as_str().unwrap().to_owned()
+    }
+
+    async fn send_text(&self, to: &str, text: &str) -> (StatusCode, Value) {
+        self.post(
+            &format!("/v25.0/{NUMBER}/messages"),
+            json!({
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": to,
+                "type": "text",
+                "text": { "body": text },
+                "biz_opaque_callback_data": "ticket-42",
+            }),
+        )
+        .await
+    }
+
+    async fn advance_hours(&self, hours: i64) {
+        let (status, _) = self
+            .post("/_sandbox/clock/advance", json!({ "hours": hours }))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    /// Every status the receiver got for `wamid`, in arrival order.
+    fn statuses(&self, wamid: &str) -> Vec<Value> {
+        self.receiver
+            .bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(changes)
+            .filter_map(|v| v.get("statuses").and_then(Value::as_array).cloned())
+            .flatten()
+            .filter(|s| s["id"] == wamid)
+            .collect()
+    }
+
+    fn messages(&self) -> Vec<Value> {
+        self.receiver
+            .bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(changes)
+            .filter_map(|v| v.get("messages").and_then(Value::as_array).cloned())
+            .flatten()
+            .collect()
+    }
+
+    async fn wait_for_messages(&self, n: usize) -> Vec<Value> {
+        for _ in 0..400 {
+            let messages = self.messages();
+            if messages.len() >= n {
+                return messages;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "fewer than {n} customer messages arrived: {:?}",
+            self.messages()
+        );
+    }
+
+    async fn wait_for_status(&self, wamid: &str, status: &str) -> Value {
+        for _ in 0..400 {
+            if let Some(s) = self
+                .statuses(wamid)
+                .into_iter()
+                .find(|s| s["status"] == status)
+            {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "no `{status}` status for {wamid}; got {:?}",
+            self.statuses(wamid)
+        );
+    }
+}
+
+fn changes(body: &Value) -> Vec<Value> {
+    body["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|e| e["changes"].as_array().cloned().unwrap_or_default())
+        .map(|c| c["value"].clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_graph_api_answers_with_metas_shapes_and_codes() {
+    let h = start(NOV_2026).await;
+    let url = format!("{}/v25.0/{NUMBER}/messages", h.base);
+    let text = json!({"messaging_product": "whatsapp", "to": "33612345678", "type": "text", "text": {"body": "hi"}});
+
+    let r = h.http.post(&url).json(&text).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], 190);
+    assert_eq!(e["error"]["type"], "OAuthException");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("(#190)")
+    );
+
+    let r = h
+        .http
+        .post(&url)
+        .bearer_auth("EAAG-wrong")
+        .json(&text)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    let (status, e) = h.post("/v25.0/999/messages", text.clone()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(e["error"]["code"], 100);
+    assert_eq!(e["error"]["error_subcode"], 33);
+
+    let (status, e) = h
+        .post(&format!("/v9.0/{NUMBER}/messages"), text.clone())
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+
+    let r = h
+        .http
+        .post(&url)
+        .bearer_auth(TOKEN)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], 100);
+    assert!(
+        e["error"]["error_data"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("JSON")
+    );
+
+    let (status, e) = h
+        .post(
+            &format!("/{NUMBER}/messages"),
+            json!({"to": "33612345678", "type": "text", "text": {"body": "hi"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("messaging_product")
+    );
+
+    let long = "a".repeat(4097);
+    let (status, e) = h
+        .post(&format!("/v25.0/{NUMBER}/messages"), json!({"messaging_product": "whatsapp", "to": "33612345678", "type": "text", "text": {"body": long}}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        e["error"]["error_data"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("4096")
+    );
+
+    let (status, e) = h
+        .post(&format!("/v25.0/{NUMBER}/messages"), json!({"messaging_product": "whatsapp", "to": "33612345678", "type": "sticker", "sticker": {"id": "1"}}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        e["error"]["error_data"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("sticker")
+    );
+
+    let (status, n) = h
+        .get(&format!("/v25.0/{NUMBER}?fields=throughput,quality_rating"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{n}");
+    assert_eq!(n["throughput"]["level"], "STANDARD");
+    assert_eq!(n["quality_rating"], "GREEN");
+    let (status, e) = h.get(&format!("/{NUMBER}?fields=nope")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(e["error"]["code"], 100);
+}
+
+#[tokio::test]
+async fn a_customer_message_arrives_signed_escaped_and_parseable() {
+    let h = start(NOV_2026).await;
+    let c = h.customer("+33 6 12 34 56 78", json!({})).await;
+    assert_eq!(c["wa_id"], "33612345678");
+    let text = "Bonjour, ma machine à laver est en panne 😮";
+    let wamid = h
+        .customer_says("33612345678", json!({ "text": text }))
+        .await;
+    h.wait_for_messages(1).await;
+    let raw = h.receiver.raw.lock().unwrap()[0].clone();
+    assert!(
+        raw.contains("\\u00e0") && raw.contains("\\ud83d\\ude2e"),
+        "{raw}"
+    );
+    let (notification, report) = wa::webhook::parse(raw.as_bytes()).unwrap();
+    assert!(
+        report.unknown_fields.is_empty(),
+        "{:?}",
+        report.unknown_fields
+    );
+    let value = serde_json::to_value(&h.messages()[0]).unwrap();
+    assert_eq!(value["id"], wamid.as_str());
+    assert_eq!(value["text"]["body"], text);
+    assert_eq!(value["from"], "33612345678");
+    assert_eq!(value["from_user_id"], c["user_id"]);
+    assert_eq!(notification.entry.len(), 1);
+
+    // The business marks it read; an unknown wamid is refused.
+    let (status, r) = h
+        .post(&format!("/v25.0/{NUMBER}/messages"), json!({"messaging_product": "whatsapp", "status": "read", "message_id": wamid, "typing_indicator": {"type": "text"}}))
+        .await;
+    assert_eq!((status, r), (StatusCode::OK, json!({"success": true})));
+    let (status, _) = h
+        .post(
+            &format!("/v25.0/{NUMBER}/messages"),
+            json!({"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.nope"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_reply_goes_sent_delivered_read_with_pricing_and_callback_data() {
+    let h = start(NOV_2026).await;
+    h.customer(
+        "+33612345678",
+        json!({ "behaviour": { "online": true, "read_after_s": 0 } }),
+    )
+    .await;
+    h.customer_says("33612345678", json!({ "text": "Bonjour" }))
+        .await;
+    let (status, r) = h
+        .send_text("+33 6 12 34 56 78", "Nous arrivons demain.")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["messaging_product"], "whatsapp");
+    assert_eq!(r["contacts"][0]["input"], "+33 6 12 34 56 78");
+    assert_eq!(r["contacts"][0]["wa_id"], "33612345678");
+    let wamid = r["messages"][0]["id"].as_str().unwrap().to_owned();
+    assert!(wamid.starts_with("wamid."));
+
+    let sent = h.wait_for_status(&wamid, "sent").await;
+    let (status, _) = h
+        .post("/_sandbox/clock/advance", json!({ "seconds": 5 }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let delivered = h.wait_for_status(&wamid, "delivered").await;
+    let read = h.wait_for_status(&wamid, "read").await;
+    for s in [&sent, &delivered, &read] {
+        assert_eq!(s["recipient_id"], "33612345678");
+        assert_eq!(s["biz_opaque_callback_data"], "ticket-42");
+        // Since 2026-10-01 a service message is charged.
+        assert_eq!(s["pricing"]["billable"], true);
+        assert_eq!(s["pricing"]["type"], "regular");
+        assert_eq!(s["pricing"]["category"], "service");
+        assert_eq!(s["pricing"]["pricing_model"], "PMP");
+        assert!(s.get("conversation").is_none());
+    }
+    let (_, transcript) = h.get("/_sandbox/customers/33612345678/transcript").await;
+    assert_eq!(transcript[0]["wamid"], wamid.as_str());
+    assert_eq!(transcript[0]["status"], "read");
+    assert_eq!(
+        transcript[0]["message"]["text"]["body"],
+        "Nous arrivons demain."
+    );
+}
+
+#[tokio::test]
+async fn before_october_2026_service_replies_in_the_window_are_free() {
+    let h = start(SEP_2026).await;
+    h.customer("+5511987654321", json!({})).await;
+    h.customer_says("5511987654321", json!({ "text": "Olá" }))
+        .await;
+    let (_, r) = h.send_text("5511987654321", "Olá!").await;
+    let sent = h
+        .wait_for_status(r["messages"][0]["id"].as_str().unwrap(), "sent")
+        .await;
+    assert_eq!(sent["pricing"]["billable"], false);
+    assert_eq!(sent["pricing"]["type"], "free_customer_service");
+}
+
+#[tokio::test]
+async fn outside_the_24_hour_window_a_text_fails_with_131047() {
+    let h = start(NOV_2026).await;
+    h.customer("+33612345678", json!({})).await;
+    h.customer_says("33612345678", json!({ "text": "Bonjour" }))
+        .await;
+    h.advance_hours(25).await;
+    let (status, r) = h.send_text("33612345678", "Désolé du retard").await;
+    // Accepted: the failure comes later, by webhook, as Meta does it.
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let wamid = r["messages"][0]["id"].as_str().unwrap().to_owned();
+    let failed = h.wait_for_status(&wamid, "failed").await;
+    assert_eq!(failed["errors"][0]["code"], 131_047);
+    assert!(failed["errors"][0]["error_data"]["details"].is_string());
+    assert!(h.statuses(&wamid).iter().all(|s| s["status"] == "failed"));
+
+    // A number nobody has: 131026.
+    let (status, r) = h.send_text("+14155550100", "Hello?").await;
+    assert_eq!(status, StatusCode::OK);
+    let failed = h
+        .wait_for_status(r["messages"][0]["id"].as_str().unwrap(), "failed")
+        .await;
+    assert_eq!(failed["errors"][0]["code"], 131_026);
+    assert_eq!(failed["recipient_id"], "14155550100");
+}
+
+#[tokio::test]
+async fn offline_customers_get_messages_when_back_and_blocked_ones_never() {
+    let h = start(NOV_2026).await;
+    h.customer(
+        "+33612345678",
+        json!({ "behaviour": { "online": false, "read_after_s": null } }),
+    )
+    .await;
+    h.customer(
+        "+4915112345678",
+        json!({ "country": "DE", "behaviour": { "blocked": true } }),
+    )
+    .await;
+    h.customer_says("33612345678", json!({ "text": "?" })).await;
+    h.customer_says("4915112345678", json!({ "text": "?" }))
+        .await;
+    let (_, a) = h.send_text("33612345678", "Vous êtes là ?").await;
+    let (_, b) = h.send_text("4915112345678", "Hallo?").await;
+    let (a, b) = (
+        a["messages"][0]["id"].as_str().unwrap().to_owned(),
+        b["messages"][0]["id"].as_str().unwrap().to_owned(),
+    );
+    h.wait_for_status(&a, "sent").await;
+    h.wait_for_status(&b, "sent").await;
+    h.advance_hours(1).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(h.statuses(&a).len(), 1, "{:?}", h.statuses(&a));
+    assert_eq!(h.statuses(&b).len(), 1);
+
+    let r = h
+        .http
+        .patch(format!(
+            "{}/_sandbox/customers/33612345678/behaviour",
+            h.base
+        ))
+        .json(&json!({ "online": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    h.wait_for_status(&a, "delivered").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(h.statuses(&a).iter().all(|s| s["status"] != "read"));
+    assert_eq!(h.statuses(&b).len(), 1, "blocked: sent, never delivered");
+
+    let r = h
+        .http
+        .patch(format!(
+            "{}/_sandbox/customers/33612345678/behaviour",
+            h.base
+        ))
+        .json(&json!({ "mood": "happy" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_reply_to_an_ad_entry_opens_a_free_entry_point_window() {
+    let h = start(NOV_2026).await;
+    h.customer("+33612345678", json!({})).await;
+    h.customer_says(
+        "33612345678",
+        json!({
+            "text": "Je viens de votre pub",
+            "referral": {
+                "source_url": "https://fb.me/ad", "source_id": "120210", "source_type": "ad",
+                "headline": "Réparation en 24 h", "body": "Votre lave-linge", "ctwa_clid": "ARAkLkA"
+            }
+        }),
+    )
+    .await;
+    let inbound = h.wait_for_messages(1).await;
+    assert_eq!(inbound[0]["referral"]["source_id"], "120210");
+    let (_, r) = h
+        .send_text("33612345678", "Bonjour, que se passe-t-il ?")
+        .await;
+    let sent = h
+        .wait_for_status(r["messages"][0]["id"].as_str().unwrap(), "sent")
+        .await;
+    assert_eq!(sent["pricing"]["billable"], false);
+    assert_eq!(sent["pricing"]["type"], "free_entry_point");
+    assert_eq!(sent["pricing"]["category"], "referral_conversion");
+    assert_eq!(
+        sent["conversation"]["origin"]["type"],
+        "referral_conversion"
+    );
+    assert!(sent["conversation"]["expiration_timestamp"].is_string());
+}
+
+#[tokio::test]
+async fn webhooks_are_retried_until_answered_200_and_the_handshake_is_checked() {
+    let h = start(NOV_2026).await;
+    h.receiver.fail_next.store(2, Ordering::SeqCst);
+    h.customer("+33612345678", json!({})).await;
+    let wamid = h
+        .customer_says("33612345678", json!({ "text": "Allô" }))
+        .await;
+    // First attempt fails at once; the retries are 10 s and 60 s later in emulated time.
+    for _ in 0..200 {
+        if h.receiver.posts.load(Ordering::SeqCst) >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(h.messages().is_empty());
+    h.advance_hours(1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.advance_hours(1).await;
+    assert_eq!(h.wait_for_messages(1).await[0]["id"], wamid.as_str());
+    assert_eq!(h.receiver.posts.load(Ordering::SeqCst), 3);
+    let (_, w) = h.get("/_sandbox/webhook").await;
+    assert_eq!(w["stats"]["failed_attempts"], 2);
+    assert_eq!(w["stats"]["delivered_updates"], 1);
+    assert_eq!(w["callback"]["url"], h.callback.as_str());
+
+    // A callback that does not echo the challenge with the verify token is refused.
+    let (status, e) = h
+        .post(
+            "/_sandbox/webhook",
+            json!({ "url": h.callback, "verify_token": "not-the-token" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{e}");
+    let r = h
+        .http
+        .put(format!("{}/_sandbox/webhook", h.base))
+        .json(&json!({ "url": h.callback, "verify_token": "not-the-token" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(e["code"], "verification_failed");
+    let r = h
+        .http
+        .put(format!("{}/_sandbox/webhook", h.base))
+        .json(&json!({ "url": h.callback, "verify_token": VERIFY }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
