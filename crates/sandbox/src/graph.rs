@@ -40,6 +40,12 @@ impl GraphError {
         }
     }
 
+    /// An error of Meta's table, titled as Meta titles it, with what is wrong.
+    pub fn coded(code: i64, details: impl Into<String>) -> Self {
+        let title = wa::error_codes::lookup(code).map_or("Unknown error", |e| e.title);
+        Self::new(code, title).details(details)
+    }
+
     /// Error 100, "Invalid parameter", with what is wrong.
     pub fn invalid(details: impl Into<String>) -> Self {
         Self::new(100, "Invalid parameter").details(details)
@@ -184,7 +190,11 @@ fn send(
         .get("type")
         .and_then(Value::as_str)
         .unwrap_or("text");
-    let category = check_content(kind, &request)?;
+    let category = if kind == "template" {
+        template_category(sandbox, number, &request)?
+    } else {
+        check_content(kind, &request)?
+    };
     let now = sandbox.clock.now_ms();
     let (accepted, updates) = sandbox
         .world()
@@ -227,9 +237,49 @@ fn check_content(kind: &str, request: &Value) -> Result<Category, GraphError> {
             Ok(Category::Service)
         }
         other => Err(GraphError::invalid(format!(
-            "the sandbox does not emulate `{other}` messages yet; it emulates `text`"
+            "the sandbox does not emulate `{other}` messages yet; it emulates `text` and `template`"
         ))),
     }
+}
+
+/// Checks a template send against the approved template; its pricing category.
+fn template_category(
+    sandbox: &Sandbox,
+    number: &str,
+    request: &Value,
+) -> Result<Category, GraphError> {
+    let template = request
+        .get("template")
+        .filter(|t| t.is_object())
+        .ok_or_else(|| {
+            GraphError::new(100, "The parameter template is required.")
+                .details("a template message needs a `template` object with `name` and `language`")
+        })?;
+    let name = template
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let language = template
+        .pointer("/language/code")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if name.is_empty() || language.is_empty() {
+        return Err(GraphError::invalid(
+            "`template.name` and `template.language.code` are required",
+        ));
+    }
+    let approved = sandbox
+        .world()
+        .approved_template(number, name, language)
+        .ok_or_else(|| {
+            GraphError::coded(
+                132_001,
+                format!("template name ({name}) does not exist in {language}, or is not approved"),
+            )
+        })?;
+    crate::templates::check_send(&approved, template)
+        .map_err(|m| GraphError::coded(m.code, m.details))?;
+    Ok(approved.pricing_category())
 }
 
 fn mark_read(sandbox: &Sandbox, number: &str, request: &Value) -> Result<Json<Value>, GraphError> {
@@ -319,4 +369,86 @@ fn describe(
         }
     }
     Ok(Json(out))
+}
+
+/// `GET /{waba-id}/message_templates`, unversioned.
+pub async fn templates(
+    State(sandbox): State<Arc<Sandbox>>,
+    Path(waba): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, GraphError> {
+    list_templates(&sandbox, None, &waba, &headers)
+}
+
+/// `GET /{version}/{waba-id}/message_templates`.
+pub async fn templates_versioned(
+    State(sandbox): State<Arc<Sandbox>>,
+    Path((version, waba)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, GraphError> {
+    list_templates(&sandbox, Some(&version), &waba, &headers)
+}
+
+fn list_templates(
+    sandbox: &Sandbox,
+    version: Option<&str>,
+    waba: &str,
+    headers: &HeaderMap,
+) -> Result<Json<Value>, GraphError> {
+    check_version(version)?;
+    check_token(sandbox, headers)?;
+    let templates = sandbox
+        .world()
+        .templates(waba)
+        .map_err(|_| no_such_object(waba))?;
+    Ok(Json(json!({
+        "data": templates,
+        "paging": { "cursors": { "before": "", "after": "" } },
+    })))
+}
+
+/// `POST /{waba-id}/message_templates`, unversioned.
+pub async fn create_template(
+    State(sandbox): State<Arc<Sandbox>>,
+    Path(waba): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, GraphError> {
+    new_template(&sandbox, None, &waba, &headers, &body)
+}
+
+/// `POST /{version}/{waba-id}/message_templates`.
+pub async fn create_template_versioned(
+    State(sandbox): State<Arc<Sandbox>>,
+    Path((version, waba)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, GraphError> {
+    new_template(&sandbox, Some(&version), &waba, &headers, &body)
+}
+
+fn new_template(
+    sandbox: &Sandbox,
+    version: Option<&str>,
+    waba: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Json<Value>, GraphError> {
+    check_version(version)?;
+    check_token(sandbox, headers)?;
+    let request: Value = serde_json::from_slice(body)
+        .map_err(|e| GraphError::invalid(format!("the body is not JSON: {e}")))?;
+    let now = sandbox.clock.now_ms();
+    let template = sandbox
+        .world()
+        .create_template(waba, &request, now)
+        .map_err(|e| match e {
+            WorldError::NoNumber(id) => no_such_object(&id),
+            other => GraphError::invalid(other.to_string()),
+        })?;
+    Ok(Json(json!({
+        "id": template.id,
+        "status": template.status,
+        "category": template.category,
+    })))
 }

@@ -6,8 +6,8 @@
 //! date, and delivers signed webhooks with Meta's retries. Simulated customers write in through
 //! the control API under `/_sandbox/`, and an emulated clock moves time forward on demand.
 //!
-//! What it emulates so far: text messages, mark-as-read and the typing indicator, the phone number
-//! node; the 24-hour window (131047), undeliverable numbers (131026), customers who stopped
+//! What it emulates so far: text and template messages, templates (created PENDING, reviewed by
+//! explicit rules), mark-as-read and the typing indicator, the phone number node; the 24-hour window (131047), undeliverable numbers (131026), customers who stopped
 //! marketing (131050), the free entry point window after a Click-to-WhatsApp ad; sent, delivered,
 //! read and failed statuses by each customer's behaviour.
 
@@ -15,6 +15,7 @@ pub mod clock;
 pub mod control;
 pub mod graph;
 pub mod rules;
+pub mod templates;
 pub mod webhooks;
 pub mod world;
 
@@ -122,6 +123,14 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
         .route(
             "/_sandbox/webhook",
             get(control::webhook).put(control::set_webhook),
+        )
+        .route(
+            "/{waba}/message_templates",
+            get(graph::templates).post(graph::create_template),
+        )
+        .route(
+            "/{version}/{waba}/message_templates",
+            get(graph::templates_versioned).post(graph::create_template_versioned),
         )
         .route("/{number}/messages", post(graph::messages))
         .route(

@@ -220,7 +220,7 @@ impl Outbox {
 pub fn envelope(updates: &[Update]) -> String {
     let mut entries: Vec<(String, Vec<Value>)> = Vec::new();
     for u in updates {
-        let change = json!({ "value": u.value, "field": "messages" });
+        let change = json!({ "value": u.value, "field": u.field });
         match entries.iter_mut().find(|(waba, _)| *waba == u.waba_id) {
             Some((_, changes)) => changes.push(change),
             None => entries.push((u.waba_id.clone(), vec![change])),

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::rules::{self, Category, Thread};
+use crate::templates::{self, Template};
 
 /// A business phone number the sandbox serves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,10 +203,12 @@ pub struct Sent {
     recipient_id: String,
 }
 
-/// A webhook update for the `messages` field of one WhatsApp Business Account.
+/// A webhook update: one change of one WhatsApp Business Account.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Update {
     pub waba_id: String,
+    /// The webhook field: `messages`, `message_template_status_update`…
+    pub field: &'static str,
     pub value: Value,
 }
 
@@ -256,6 +259,7 @@ pub struct World {
     inbound: HashMap<String, (usize, String)>,
     sent: BTreeMap<String, Sent>,
     due: BinaryHeap<Reverse<Due>>,
+    templates: Vec<Template>,
     seq: u64,
 }
 
@@ -269,6 +273,7 @@ impl World {
             inbound: HashMap::new(),
             sent: BTreeMap::new(),
             due: BinaryHeap::new(),
+            templates: Vec::new(),
             seq: 0,
         }
     }
@@ -425,6 +430,7 @@ impl World {
             wamid,
             Update {
                 waba_id: number.waba_id,
+                field: "messages",
                 value,
             },
         ))
@@ -530,6 +536,112 @@ impl World {
         Ok((accepted, updates))
     }
 
+    fn has_waba(&self, waba_id: &str) -> bool {
+        self.numbers.iter().any(|n| n.waba_id == waba_id)
+    }
+
+    /// A new template, PENDING until review (see [`crate::templates`]).
+    pub fn create_template(
+        &mut self,
+        waba_id: &str,
+        request: &Value,
+        now_ms: i64,
+    ) -> Result<Template, WorldError> {
+        if !self.has_waba(waba_id) {
+            return Err(WorldError::NoNumber(waba_id.to_owned()));
+        }
+        let text = |key: &str| {
+            request
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (name, language) = (text("name"), text("language"));
+        let category = text("category").to_ascii_uppercase();
+        templates::check_new(&name, &category, &language).map_err(WorldError::Invalid)?;
+        if self
+            .templates
+            .iter()
+            .any(|t| t.waba_id == waba_id && t.name == name && t.language == language)
+        {
+            return Err(WorldError::Invalid(format!(
+                "a template {name:?} in {language} already exists"
+            )));
+        }
+        let components = request
+            .get("components")
+            .filter(|c| c.is_array())
+            .cloned()
+            .ok_or_else(|| WorldError::Invalid("`components` must be an array".to_owned()))?;
+        let parameter_format = text("parameter_format").to_ascii_uppercase();
+        let id = format!("{}", 1_000_000_000_000_000 + self.next_seq());
+        let template = Template {
+            id,
+            name,
+            language,
+            category,
+            status: "PENDING".to_owned(),
+            parameter_format: if parameter_format == "NAMED" {
+                "NAMED".to_owned()
+            } else {
+                "POSITIONAL".to_owned()
+            },
+            components,
+            waba_id: waba_id.to_owned(),
+            review_at_ms: now_ms + templates::REVIEW_MS,
+        };
+        self.templates.push(template.clone());
+        Ok(template)
+    }
+
+    pub fn templates(&self, waba_id: &str) -> Result<Vec<Template>, WorldError> {
+        if !self.has_waba(waba_id) {
+            return Err(WorldError::NoNumber(waba_id.to_owned()));
+        }
+        Ok(self
+            .templates
+            .iter()
+            .filter(|t| t.waba_id == waba_id)
+            .cloned()
+            .collect())
+    }
+
+    /// The approved template a number may send by this name and language.
+    pub fn approved_template(
+        &self,
+        phone_number_id: &str,
+        name: &str,
+        language: &str,
+    ) -> Option<Template> {
+        let waba = &self.number(phone_number_id)?.waba_id;
+        self.templates
+            .iter()
+            .find(|t| {
+                &t.waba_id == waba
+                    && t.name == name
+                    && t.language == language
+                    && t.status == "APPROVED"
+            })
+            .cloned()
+    }
+
+    fn review_templates(&mut self, now_ms: i64) -> Vec<Update> {
+        let mut updates = Vec::new();
+        for t in &mut self.templates {
+            if t.status == "PENDING" && t.review_at_ms <= now_ms {
+                let (status, reason) = t.review();
+                status.clone_into(&mut t.status);
+                updates.push(Update {
+                    waba_id: t.waba_id.clone(),
+                    field: "message_template_status_update",
+                    value: t.status_update(reason),
+                });
+            }
+        }
+        updates
+    }
+
     fn schedule(&mut self, wamid: &str, step: Step, at_ms: i64) {
         let seq = self.next_seq();
         self.due.push(Reverse(Due {
@@ -545,9 +657,9 @@ impl World {
         self.due.peek().map(|Reverse(d)| d.at_ms)
     }
 
-    /// The status updates due at `now_ms`, in time order.
+    /// The status updates due at `now_ms`, in time order, and the verdicts of template reviews.
     pub fn take_due(&mut self, now_ms: i64) -> Vec<Update> {
-        let mut updates = Vec::new();
+        let mut updates = self.review_templates(now_ms);
         while let Some(Reverse(d)) = self.due.peek() {
             if d.at_ms > now_ms {
                 break;
@@ -621,6 +733,7 @@ impl World {
         let Some(sent) = self.sent.get_mut(wamid) else {
             return Update {
                 waba_id: String::new(),
+                field: "messages",
                 value: Value::Null,
             };
         };
@@ -648,6 +761,7 @@ impl World {
         let Some(sent) = self.sent.get_mut(wamid) else {
             return Update {
                 waba_id: String::new(),
+                field: "messages",
                 value: Value::Null,
             };
         };
@@ -686,6 +800,7 @@ impl World {
 fn statuses_update(number: &Number, status: &Value) -> Update {
     Update {
         waba_id: number.waba_id.clone(),
+        field: "messages",
         value: json!({
             "messaging_product": "whatsapp",
             "metadata": number.metadata(),

@@ -637,3 +637,179 @@ async fn webhooks_are_retried_until_answered_200_and_the_handshake_is_checked() 
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn templates_are_reviewed_then_sent_with_their_category_and_parameters_checked() {
+    let h = start(NOV_2026).await;
+    let create = |name: &str, category: &str, body: &str| {
+        json!({
+            "name": name, "language": "en_US", "category": category,
+            "components": [
+                { "type": "HEADER", "format": "TEXT", "text": "Order update" },
+                { "type": "BODY", "text": body },
+                { "type": "BUTTONS", "buttons": [{ "type": "QUICK_REPLY", "text": "OK" }] }
+            ]
+        })
+    };
+    let (status, t) = h
+        .post(
+            &format!("/v25.0/{WABA}/message_templates"),
+            create(
+                "order_update",
+                "utility",
+                "Hi {{1}}, order {{2}} ships today.",
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    assert_eq!(t["status"], "PENDING");
+    assert_eq!(t["category"], "UTILITY");
+    let (status, _) = h
+        .post(
+            &format!("/{WABA}/message_templates"),
+            create("spring_sale", "MARKETING", "Spring sale, {{1}}: 20 % off."),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = h
+        .post(
+            &format!("/{WABA}/message_templates"),
+            create("bad_edges", "UTILITY", "{{1}} is ready"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, e) = h
+        .post(
+            &format!("/{WABA}/message_templates"),
+            create("Bad-Name", "UTILITY", "Hello."),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(e["error"]["code"], 100);
+
+    // Not approved yet: 132001, synchronously, as HTTP 404.
+    h.customer("+33612345678", json!({})).await;
+    let send = |name: &str, params: Value| {
+        json!({
+            "messaging_product": "whatsapp", "to": "33612345678", "type": "template",
+            "template": { "name": name, "language": { "code": "en_US", "policy": "deterministic" },
+                "components": [{ "type": "body", "parameters": params }] }
+        })
+    };
+    let two = json!([{ "type": "text", "text": "Camille" }, { "type": "text", "text": "A-42" }]);
+    let (status, e) = h
+        .post(
+            &format!("/v25.0/{NUMBER}/messages"),
+            send("order_update", two.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{e}");
+    assert_eq!(e["error"]["code"], 132_001);
+
+    // Review takes five emulated seconds; the verdicts arrive as template webhooks.
+    let (status, _) = h
+        .post("/_sandbox/clock/advance", json!({ "seconds": 10 }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut events = Vec::new();
+    for _ in 0..400 {
+        events = h
+            .receiver
+            .bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|b| {
+                b["entry"][0]["changes"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter(|c| c["field"] == "message_template_status_update")
+            .map(|c| c["value"].clone())
+            .collect();
+        if events.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let verdict = |name: &str| {
+        events
+            .iter()
+            .find(|e| e["message_template_name"] == name)
+            .map(|e| (e["event"].clone(), e["reason"].clone()))
+    };
+    assert_eq!(
+        verdict("order_update"),
+        Some((json!("APPROVED"), json!("NONE")))
+    );
+    assert_eq!(
+        verdict("spring_sale"),
+        Some((json!("APPROVED"), json!("NONE")))
+    );
+    assert_eq!(
+        verdict("bad_edges"),
+        Some((json!("REJECTED"), json!("INVALID_FORMAT")))
+    );
+    let (_, list) = h.get(&format!("/v25.0/{WABA}/message_templates")).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 3);
+    // What the hub's parser makes of the webhook.
+    let raw = h.receiver.raw.lock().unwrap().clone();
+    let template_webhook = raw
+        .iter()
+        .find(|r| r.contains("message_template_status_update"))
+        .unwrap();
+    wa::webhook::parse(template_webhook.as_bytes()).unwrap();
+
+    // Wrong parameter count: 132000. Templates go out without a window.
+    let (status, e) = h
+        .post(
+            &format!("/v25.0/{NUMBER}/messages"),
+            send(
+                "order_update",
+                json!([{ "type": "text", "text": "Camille" }]),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(e["error"]["code"], 132_000);
+    let (status, r) = h
+        .post(
+            &format!("/v25.0/{NUMBER}/messages"),
+            send("order_update", two),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let sent = h
+        .wait_for_status(r["messages"][0]["id"].as_str().unwrap(), "sent")
+        .await;
+    assert_eq!(sent["pricing"]["category"], "utility");
+    assert_eq!(sent["pricing"]["billable"], true);
+
+    // A customer who stopped marketing: 131050, by webhook.
+    let r = h
+        .http
+        .patch(format!(
+            "{}/_sandbox/customers/33612345678/behaviour",
+            h.base
+        ))
+        .json(&json!({ "stopped_marketing": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (status, r) = h
+        .post(
+            &format!("/v25.0/{NUMBER}/messages"),
+            send(
+                "spring_sale",
+                json!([{ "type": "text", "text": "Camille" }]),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let failed = h
+        .wait_for_status(r["messages"][0]["id"].as_str().unwrap(), "failed")
+        .await;
+    assert_eq!(failed["errors"][0]["code"], 131_050);
+}
