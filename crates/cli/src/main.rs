@@ -114,6 +114,9 @@ struct SandboxArgs {
     /// Most updates in one webhook POST (Meta sometimes batches several).
     #[arg(long, env = "SANDBOX_BATCH_MAX", default_value_t = 1)]
     batch_max: usize,
+    /// Messages per second the number may send before Meta's 130429 (80 by default, as Meta's).
+    #[arg(long, env = "SANDBOX_THROUGHPUT_MPS", default_value_t = 80)]
+    throughput_mps: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -217,6 +220,10 @@ fn run_sandbox(args: SandboxArgs) -> ExitCode {
         }),
         start_ms,
         batch_max: args.batch_max,
+        limits: sandbox::Limits {
+            throughput_mps: args.throughput_mps,
+            ..sandbox::Limits::default()
+        },
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

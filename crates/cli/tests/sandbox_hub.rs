@@ -69,6 +69,7 @@ async fn run(db: &TestDb) {
         callback: None,
         start_ms: None,
         batch_max: 1,
+        limits: sandbox::Limits::default(),
     };
     tokio::spawn(sandbox::serve(
         sandbox_listener,

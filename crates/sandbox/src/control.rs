@@ -40,6 +40,7 @@ impl From<WorldError> for ControlError {
             WorldError::NoMessage(_) => (StatusCode::NOT_FOUND, "no_such_message"),
             WorldError::CustomerExists(_) => (StatusCode::CONFLICT, "customer_exists"),
             WorldError::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            WorldError::Limit { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         };
         Self {
             status,

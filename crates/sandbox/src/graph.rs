@@ -201,6 +201,7 @@ fn send(
         .business_sends(number, to, kind, category, request.clone(), now)
         .map_err(|e| match e {
             WorldError::NoNumber(id) => no_such_object(&id),
+            WorldError::Limit { code, details } => GraphError::coded(code, details),
             other => GraphError::invalid(other.to_string()),
         })?;
     sandbox.outbox.push(updates);

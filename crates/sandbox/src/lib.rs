@@ -14,6 +14,7 @@
 pub mod clock;
 pub mod control;
 pub mod graph;
+pub mod limits;
 pub mod rules;
 pub mod templates;
 pub mod webhooks;
@@ -28,6 +29,7 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 pub use clock::Clock;
+pub use limits::Limits;
 pub use webhooks::{Callback, Outbox};
 pub use world::{Number, World};
 
@@ -45,6 +47,8 @@ pub struct Config {
     pub start_ms: Option<i64>,
     /// Most updates in one webhook POST.
     pub batch_max: usize,
+    /// The rate limits enforced.
+    pub limits: Limits,
 }
 
 /// The running emulator's state.
@@ -64,7 +68,7 @@ impl Sandbox {
             config.callback.clone(),
             config.batch_max,
         ));
-        let world = Mutex::new(World::new(config.numbers.clone()));
+        let world = Mutex::new(World::new(config.numbers.clone(), config.limits));
         Arc::new(Self {
             config,
             clock,

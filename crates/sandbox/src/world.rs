@@ -9,6 +9,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::limits::{Bucket, Limits, Recent};
 use crate::rules::{self, Category, Thread};
 use crate::templates::{self, Template};
 
@@ -225,6 +226,9 @@ pub enum WorldError {
     Invalid(String),
     #[error("no message {0} from a customer to this number")]
     NoMessage(String),
+    /// A rate limit, with Meta's code.
+    #[error("{details}")]
+    Limit { code: i64, details: String },
 }
 
 /// The outcome of a business send, which the Graph API answers right away.
@@ -260,11 +264,15 @@ pub struct World {
     sent: BTreeMap<String, Sent>,
     due: BinaryHeap<Reverse<Due>>,
     templates: Vec<Template>,
+    limits: Limits,
+    throughput: HashMap<String, Recent>,
+    pairs: HashMap<(String, usize), Bucket>,
+    marketing: HashMap<usize, Recent>,
     seq: u64,
 }
 
 impl World {
-    pub fn new(numbers: Vec<Number>) -> Self {
+    pub fn new(numbers: Vec<Number>, limits: Limits) -> Self {
         Self {
             numbers,
             customers: Vec::new(),
@@ -274,6 +282,10 @@ impl World {
             sent: BTreeMap::new(),
             due: BinaryHeap::new(),
             templates: Vec::new(),
+            limits,
+            throughput: HashMap::new(),
+            pairs: HashMap::new(),
+            marketing: HashMap::new(),
             seq: 0,
         }
     }
@@ -474,8 +486,9 @@ impl World {
         now_ms: i64,
     ) -> Result<(Accepted, Vec<Update>), WorldError> {
         let number = self.number_or_first(Some(phone_number_id))?;
-        let wamid = self.new_wamid("out");
         let customer = self.recipient(&number, to);
+        self.check_rates(&number, customer, now_ms)?;
+        let wamid = self.new_wamid("out");
         let biz_opaque = message
             .get("biz_opaque_callback_data")
             .and_then(Value::as_str)
@@ -517,9 +530,17 @@ impl World {
             let update = self.fail(&wamid, 131_047, now_ms);
             return Ok((accepted, vec![update]));
         }
-        if category == Category::Marketing && self.customers[index].behaviour.stopped_marketing {
-            let update = self.fail(&wamid, 131_050, now_ms);
-            return Ok((accepted, vec![update]));
+        if category == Category::Marketing {
+            if self.customers[index].behaviour.stopped_marketing {
+                let update = self.fail(&wamid, 131_050, now_ms);
+                return Ok((accepted, vec![update]));
+            }
+            let cap = self.limits.marketing_per_user_per_day;
+            let recent = self.marketing.entry(index).or_default();
+            if !recent.try_record(now_ms, rules::SERVICE_WINDOW_MS, cap) {
+                let update = self.fail(&wamid, 131_049, now_ms);
+                return Ok((accepted, vec![update]));
+            }
         }
         let seq = self.next_seq();
         let thread = self.customers[index]
@@ -534,6 +555,47 @@ impl World {
         }
         updates.retain(|u| !u.value.is_null());
         Ok((accepted, updates))
+    }
+
+    /// Throughput per number (130429) and pair rate per number and customer (131056): refused
+    /// at once, as Meta does, with HTTP 400.
+    fn check_rates(
+        &mut self,
+        number: &Number,
+        customer: Option<usize>,
+        now_ms: i64,
+    ) -> Result<(), WorldError> {
+        let limits = self.limits;
+        let sent = self
+            .throughput
+            .entry(number.phone_number_id.clone())
+            .or_default();
+        if !sent.try_record(now_ms, 1_000, limits.throughput_mps) {
+            return Err(WorldError::Limit {
+                code: 130_429,
+                details: format!(
+                    "Cloud API message throughput has been reached: at most {} messages per second from this number",
+                    limits.throughput_mps
+                ),
+            });
+        }
+        if let Some(index) = customer {
+            let bucket = self
+                .pairs
+                .entry((number.phone_number_id.clone(), index))
+                .or_insert_with(|| Bucket::full(now_ms));
+            if !bucket.try_take(now_ms, limits.pair_burst, limits.pair_interval_ms) {
+                return Err(WorldError::Limit {
+                    code: 131_056,
+                    details: format!(
+                        "too many messages from this number to this customer: {} in a burst, then one every {} s",
+                        limits.pair_burst,
+                        limits.pair_interval_ms / 1000
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     fn has_waba(&self, waba_id: &str) -> bool {

@@ -90,6 +90,10 @@ struct Harness {
 }
 
 async fn start(start_ms: i64) -> Harness {
+    start_with(start_ms, sandbox::Limits::default()).await
+}
+
+async fn start_with(start_ms: i64, limits: sandbox::Limits) -> Harness {
     let receiver = Arc::new(Receiver::default());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let callback = format!(
@@ -117,6 +121,7 @@ async fn start(start_ms: i64) -> Harness {
         }),
         start_ms: Some(start_ms),
         batch_max: 1,
+        limits,
     };
     tokio::spawn(sandbox::serve(listener, config, std::future::pending()));
     Harness {
@@ -812,4 +817,98 @@ async fn templates_are_reviewed_then_sent_with_their_category_and_parameters_che
         .wait_for_status(r["messages"][0]["id"].as_str().unwrap(), "failed")
         .await;
     assert_eq!(failed["errors"][0]["code"], 131_050);
+}
+
+#[tokio::test]
+async fn rate_limits_answer_at_once_with_metas_codes() {
+    let limits = sandbox::Limits {
+        throughput_mps: 3,
+        ..sandbox::Limits::default()
+    };
+    let h = start_with(NOV_2026, limits).await;
+    for i in 0..6 {
+        let phone = format!("+3361234567{i}");
+        h.customer(&phone, json!({})).await;
+        h.customer_says(&phone, json!({ "text": "?" })).await;
+    }
+    let mut refused = Vec::new();
+    for i in 0..6 {
+        let (status, body) = h.send_text(&format!("3361234567{i}"), "Bonjour").await;
+        if status != StatusCode::OK {
+            refused.push((status, body));
+        }
+    }
+    assert!(
+        !refused.is_empty(),
+        "3 messages per second allowed, 6 sent at once"
+    );
+    for (status, e) in &refused {
+        assert_eq!(
+            *status,
+            StatusCode::BAD_REQUEST,
+            "rate limits are 400, not 429"
+        );
+        assert_eq!(e["error"]["code"], 130_429);
+    }
+
+    // The pair rate: 45 in a burst to one customer, then one every 6 s.
+    let h = start(NOV_2026).await;
+    h.customer("+33612345678", json!({})).await;
+    h.customer_says("33612345678", json!({ "text": "?" })).await;
+    let mut statuses = Vec::new();
+    for _ in 0..46 {
+        let (status, body) = h.send_text("33612345678", "Encore un message").await;
+        statuses.push((status, body));
+        // Stay under the 80 messages per second of the number.
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+    let ok = statuses
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::OK)
+        .count();
+    assert_eq!(ok, 45);
+    let (status, e) = statuses.last().unwrap();
+    assert_eq!(*status, StatusCode::BAD_REQUEST);
+    assert_eq!(e["error"]["code"], 131_056);
+    let (status, _) = h
+        .post("/_sandbox/clock/advance", json!({ "seconds": 6 }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, r) = h.send_text("33612345678", "Et un dernier").await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+}
+
+#[tokio::test]
+async fn a_customer_gets_at_most_two_marketing_templates_a_day() {
+    let h = start(NOV_2026).await;
+    let (status, _) = h
+        .post(
+            &format!("/{WABA}/message_templates"),
+            json!({ "name": "weekly_deals", "language": "fr", "category": "MARKETING",
+                    "components": [{ "type": "BODY", "text": "Les offres de la semaine." }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    h.post("/_sandbox/clock/advance", json!({ "seconds": 10 }))
+        .await;
+    h.customer("+33612345678", json!({})).await;
+    let send = json!({ "messaging_product": "whatsapp", "to": "33612345678", "type": "template",
+                       "template": { "name": "weekly_deals", "language": { "code": "fr" } } });
+    let mut wamids = Vec::new();
+    for _ in 0..3 {
+        let (status, r) = h
+            .post(&format!("/v25.0/{NUMBER}/messages"), send.clone())
+            .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        wamids.push(r["messages"][0]["id"].as_str().unwrap().to_owned());
+    }
+    h.wait_for_status(&wamids[0], "sent").await;
+    h.wait_for_status(&wamids[1], "sent").await;
+    let failed = h.wait_for_status(&wamids[2], "failed").await;
+    assert_eq!(failed["errors"][0]["code"], 131_049);
+    // A day later the cap is free again.
+    h.advance_hours(24).await;
+    let (_, r) = h.post(&format!("/v25.0/{NUMBER}/messages"), send).await;
+    h.wait_for_status(r["messages"][0]["id"].as_str().unwrap(), "sent")
+        .await;
 }
