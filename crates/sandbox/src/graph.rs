@@ -215,32 +215,11 @@ fn send(
     })))
 }
 
-/// Checks the content of a send against Meta's limits; the category it is priced in.
+/// Checks the content of a non-template send against Meta's limits; the category it is priced
+/// in.
 fn check_content(kind: &str, request: &Value) -> Result<Category, GraphError> {
-    match kind {
-        "text" => {
-            let body = request
-                .pointer("/text/body")
-                .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    GraphError::new(100, "The parameter text['body'] is required.")
-                        .details("a text message needs `text.body`")
-                })?;
-            let chars = body.chars().count();
-            if body.trim().is_empty() {
-                return Err(GraphError::invalid("`text.body` is empty"));
-            }
-            if chars > 4096 {
-                return Err(GraphError::invalid(format!(
-                    "`text.body` has {chars} characters; at most 4096 are allowed"
-                )));
-            }
-            Ok(Category::Service)
-        }
-        other => Err(GraphError::invalid(format!(
-            "the sandbox does not emulate `{other}` messages yet; it emulates `text` and `template`"
-        ))),
-    }
+    crate::content::check(kind, request).map_err(GraphError::invalid)?;
+    Ok(Category::Service)
 }
 
 /// Checks a template send against the approved template; its pricing category.

@@ -12,6 +12,7 @@
 //! read and failed statuses by each customer's behaviour.
 
 pub mod clock;
+pub mod content;
 pub mod control;
 pub mod graph;
 pub mod limits;

@@ -66,6 +66,17 @@ impl Template {
         matches!(format.as_str(), "IMAGE" | "VIDEO" | "DOCUMENT").then_some(format)
     }
 
+    /// The text of the `index`-th button of the template.
+    pub fn button_text(&self, index: usize) -> Option<String> {
+        self.component("buttons")?
+            .get("buttons")?
+            .as_array()?
+            .get(index)?
+            .get("text")?
+            .as_str()
+            .map(str::to_owned)
+    }
+
     /// The verdict of review: the status and Meta's reason.
     pub fn review(&self) -> (&'static str, &'static str) {
         let body = self.body_text().trim();

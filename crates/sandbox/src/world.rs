@@ -153,11 +153,26 @@ pub struct NewCustomer {
 pub struct CustomerMessage {
     /// The business number written to; the first one when absent.
     pub phone_number_id: Option<String>,
-    pub text: String,
+    /// A text message…
+    pub text: Option<String>,
+    /// …or a press on a reply button, a list row or a template quick reply (its id or payload)
+    /// of the business message `reply_to`…
+    pub button: Option<String>,
+    /// …or a reaction to a business message (no `emoji`: the reaction is removed)…
+    pub reaction: Option<InboundReaction>,
+    /// …or a shared location `{latitude, longitude, name?, address?}`.
+    pub location: Option<Value>,
     /// The wamid this message replies to.
     pub reply_to: Option<String>,
     /// Set when the customer came in through a Click-to-WhatsApp ad.
     pub referral: Option<Referral>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundReaction {
+    pub message_id: String,
+    pub emoji: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -401,9 +416,7 @@ impl World {
     ) -> Result<(String, Update), WorldError> {
         let index = self.customer_index(id)?;
         let number = self.number_or_first(message.phone_number_id.as_deref())?;
-        if message.text.is_empty() {
-            return Err(WorldError::Invalid("`text` is empty".to_owned()));
-        }
+        let (kind, content) = self.inbound_content(index, message)?;
         let wamid = self.new_wamid("in");
         let customer = &mut self.customers[index];
         let thread = customer
@@ -418,9 +431,9 @@ impl World {
             "from": customer.wa_id,
             "id": wamid,
             "timestamp": (now_ms.div_euclid(1000)).to_string(),
-            "type": "text",
-            "text": { "body": message.text },
+            "type": kind,
         });
+        m[kind] = content;
         if let Some(user_id) = &customer.user_id {
             m["from_user_id"] = json!(user_id);
         }
@@ -446,6 +459,127 @@ impl World {
                 value,
             },
         ))
+    }
+
+    /// The `type` and the object of a customer's message.
+    fn inbound_content(
+        &self,
+        customer: usize,
+        message: &CustomerMessage,
+    ) -> Result<(&'static str, Value), WorldError> {
+        let given = [
+            message.text.is_some(),
+            message.button.is_some(),
+            message.reaction.is_some(),
+            message.location.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err(WorldError::Invalid(
+                "give exactly one of `text`, `button`, `reaction`, `location`".to_owned(),
+            ));
+        }
+        if let Some(text) = &message.text {
+            if text.trim().is_empty() {
+                return Err(WorldError::Invalid("`text` is empty".to_owned()));
+            }
+            return Ok(("text", json!({ "body": text })));
+        }
+        if let Some(location) = &message.location {
+            crate::content::check("location", &json!({ "location": location }))
+                .map_err(WorldError::Invalid)?;
+            return Ok(("location", location.clone()));
+        }
+        if let Some(r) = &message.reaction {
+            self.sent_to(customer, &r.message_id)?;
+            let mut reaction = json!({ "message_id": r.message_id });
+            if let Some(emoji) = &r.emoji {
+                reaction["emoji"] = json!(emoji);
+            }
+            return Ok(("reaction", reaction));
+        }
+        let pressed = message.button.as_deref().unwrap_or_default();
+        let quoted = message.reply_to.as_deref().ok_or_else(|| {
+            WorldError::Invalid(
+                "a `button` press needs `reply_to`, the business message".to_owned(),
+            )
+        })?;
+        let sent = self.sent_to(customer, quoted)?;
+        self.pressed(sent, pressed).ok_or_else(|| {
+            WorldError::Invalid(format!(
+                "message {quoted} has no reply button, list row or quick reply {pressed:?}"
+            ))
+        })
+    }
+
+    /// A message the business sent this customer.
+    fn sent_to(&self, customer: usize, wamid: &str) -> Result<&Sent, WorldError> {
+        self.sent
+            .get(wamid)
+            .filter(|s| s.customer == Some(customer))
+            .ok_or_else(|| {
+                WorldError::Invalid(format!(
+                    "the business sent this customer no message {wamid}"
+                ))
+            })
+    }
+
+    /// What pressing `id` in a business message sends back, as Meta shapes it.
+    fn pressed(&self, sent: &Sent, id: &str) -> Option<(&'static str, Value)> {
+        let m = &sent.message;
+        match m.pointer("/interactive/type").and_then(Value::as_str) {
+            Some("button") => {
+                let buttons = m.pointer("/interactive/action/buttons")?.as_array()?;
+                let b = buttons
+                    .iter()
+                    .find(|b| b.pointer("/reply/id") == Some(&json!(id)))?;
+                return Some((
+                    "interactive",
+                    json!({ "type": "button_reply", "button_reply": b["reply"] }),
+                ));
+            }
+            Some("list") => {
+                let sections = m.pointer("/interactive/action/sections")?.as_array()?;
+                let row = sections
+                    .iter()
+                    .filter_map(|s| s.get("rows").and_then(Value::as_array))
+                    .flatten()
+                    .find(|r| r.get("id") == Some(&json!(id)))?;
+                let mut reply = json!({ "id": row["id"], "title": row["title"] });
+                if let Some(d) = row.get("description") {
+                    reply["description"] = d.clone();
+                }
+                return Some((
+                    "interactive",
+                    json!({ "type": "list_reply", "list_reply": reply }),
+                ));
+            }
+            _ => {}
+        }
+        // A template's quick reply: the payload the send gave its button, and the button's text.
+        let template = m.get("template")?;
+        let components = template.get("components")?.as_array()?;
+        let index = components.iter().find_map(|c| {
+            let is_quick_reply = c
+                .get("sub_type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.eq_ignore_ascii_case("quick_reply"));
+            let payload = c.pointer("/parameters/0/payload").and_then(Value::as_str);
+            let index = match c.get("index") {
+                Some(Value::Number(n)) => n.as_u64(),
+                Some(Value::String(s)) => s.trim().parse().ok(),
+                _ => None,
+            };
+            (is_quick_reply && payload == Some(id))
+                .then_some(index)
+                .flatten()
+        })?;
+        let name = template.get("name")?.as_str()?;
+        let language = template.pointer("/language/code")?.as_str()?;
+        let text = self
+            .approved_template(&sent.phone_number_id, name, language)
+            .and_then(|t| t.button_text(usize::try_from(index).ok()?))
+            .unwrap_or_else(|| id.to_owned());
+        Some(("button", json!({ "payload": id, "text": text })))
     }
 
     /// Marks a customer's message read (the Graph API's mark-as-read).
@@ -549,8 +683,9 @@ impl World {
             .or_default();
         thread.on_business_message(now_ms, || format!("sandbox-fep-{seq}"));
         let mut updates = vec![self.advance(&wamid, "sent", now_ms)];
+        // Meta only ever reports `sent` for a reaction.
         let behaviour = &self.customers[index].behaviour;
-        if behaviour.online && !behaviour.blocked {
+        if behaviour.online && !behaviour.blocked && kind != "reaction" {
             self.schedule(&wamid, Step::Deliver, now_ms + 1000);
         }
         updates.retain(|u| !u.value.is_null());

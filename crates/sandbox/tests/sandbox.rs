@@ -349,14 +349,14 @@ async fn the_graph_api_answers_with_metas_shapes_and_codes() {
     );
 
     let (status, e) = h
-        .post(&format!("/v25.0/{NUMBER}/messages"), json!({"messaging_product": "whatsapp", "to": "33612345678", "type": "sticker", "sticker": {"id": "1"}}))
+        .post(&format!("/v25.0/{NUMBER}/messages"), json!({"messaging_product": "whatsapp", "to": "33612345678", "type": "product", "product": {"id": "1"}}))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
         e["error"]["error_data"]["details"]
             .as_str()
             .unwrap()
-            .contains("sticker")
+            .contains("`product`")
     );
 
     let (status, n) = h
@@ -911,4 +911,160 @@ async fn a_customer_gets_at_most_two_marketing_templates_a_day() {
     let (_, r) = h.post(&format!("/v25.0/{NUMBER}/messages"), send).await;
     h.wait_for_status(r["messages"][0]["id"].as_str().unwrap(), "sent")
         .await;
+}
+
+#[tokio::test]
+async fn every_kind_a_business_sends_is_checked_and_reactions_only_get_sent() {
+    let h = start(NOV_2026).await;
+    h.customer("+33612345678", json!({})).await;
+    let quoted = h
+        .customer_says("33612345678", json!({ "text": "Bonjour" }))
+        .await;
+    let kinds = [
+        json!({"type": "image", "image": {"link": "https://example.com/receipt.jpg", "caption": "Votre reçu"}}),
+        json!({"type": "document", "document": {"id": "1037543291543636", "filename": "devis.pdf"}}),
+        json!({"type": "sticker", "sticker": {"id": "1037543291543637"}}),
+        json!({"type": "interactive", "interactive": {"type": "button", "body": {"text": "Le technicien peut venir demain à 9 h."},
+            "action": {"buttons": [{"type": "reply", "reply": {"id": "ok", "title": "D'accord"}},
+                                   {"type": "reply", "reply": {"id": "later", "title": "Un autre jour"}}]}}}),
+        json!({"type": "interactive", "interactive": {"type": "list", "body": {"text": "Quel créneau ?"},
+            "action": {"button": "Créneaux", "sections": [{"title": "Demain", "rows": [
+                {"id": "am", "title": "Matin", "description": "9 h – 12 h"}, {"id": "pm", "title": "Après-midi"}]}]}}}),
+        json!({"type": "location", "location": {"latitude": 48.8566, "longitude": 2.3522, "name": "Atelier"}}),
+        json!({"type": "contacts", "contacts": [{"name": {"formatted_name": "Service client"}, "phones": [{"phone": "+33 1 23 45 67 89"}]}]}),
+        json!({"type": "text", "text": {"body": "Je vous réponds ici."}, "context": {"message_id": quoted}}),
+    ];
+    for kind in kinds {
+        let mut body = json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "33612345678"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(kind.as_object().cloned().unwrap());
+        let (status, r) = h
+            .post(&format!("/v25.0/{NUMBER}/messages"), body.clone())
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body} -> {r}");
+    }
+    let too_many = json!({"messaging_product": "whatsapp", "to": "33612345678", "type": "interactive",
+        "interactive": {"type": "button", "body": {"text": "?"}, "action": {"buttons": [
+            {"type": "reply", "reply": {"id": "1", "title": "1"}}, {"type": "reply", "reply": {"id": "2", "title": "2"}},
+            {"type": "reply", "reply": {"id": "3", "title": "3"}}, {"type": "reply", "reply": {"id": "4", "title": "4"}}]}}});
+    let (status, e) = h.post(&format!("/v25.0/{NUMBER}/messages"), too_many).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(e["error"]["code"], 100);
+
+    let (_, r) = h
+        .post(
+            &format!("/v25.0/{NUMBER}/messages"),
+            json!({"messaging_product": "whatsapp", "to": "33612345678",
+            "type": "reaction", "reaction": {"message_id": quoted, "emoji": "👍"}}),
+        )
+        .await;
+    let wamid = r["messages"][0]["id"].as_str().unwrap().to_owned();
+    h.wait_for_status(&wamid, "sent").await;
+    h.post("/_sandbox/clock/advance", json!({ "seconds": 30 }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(h.statuses(&wamid).len(), 1, "{:?}", h.statuses(&wamid));
+    let (_, transcript) = h.get("/_sandbox/customers/33612345678/transcript").await;
+    assert_eq!(transcript.as_array().unwrap().len(), 9);
+}
+
+#[tokio::test]
+async fn customers_press_buttons_pick_rows_react_and_share_places() {
+    let h = start(NOV_2026).await;
+    h.customer("+33612345678", json!({})).await;
+    h.customer_says("33612345678", json!({ "text": "Bonjour" }))
+        .await;
+    let send = |kind: Value| {
+        let mut body = json!({"messaging_product": "whatsapp", "to": "33612345678"});
+        body.as_object_mut()
+            .unwrap()
+            .extend(kind.as_object().cloned().unwrap());
+        body
+    };
+    let (_, r) = h
+        .post(&format!("/v25.0/{NUMBER}/messages"), send(json!({"type": "interactive", "interactive": {
+            "type": "button", "body": {"text": "Demain 9 h ?"},
+            "action": {"buttons": [{"type": "reply", "reply": {"id": "ok", "title": "D'accord"}}]}}})))
+        .await;
+    let buttons = r["messages"][0]["id"].as_str().unwrap().to_owned();
+    let (_, r) = h
+        .post(&format!("/v25.0/{NUMBER}/messages"), send(json!({"type": "interactive", "interactive": {
+            "type": "list", "body": {"text": "Quel créneau ?"}, "action": {"button": "Créneaux", "sections": [
+                {"rows": [{"id": "am", "title": "Matin", "description": "9 h – 12 h"}]}]}}})))
+        .await;
+    let list = r["messages"][0]["id"].as_str().unwrap().to_owned();
+    h.post(
+        &format!("/{WABA}/message_templates"),
+        json!({"name": "visit_reminder", "language": "fr", "category": "UTILITY", "components": [
+            {"type": "BODY", "text": "Rappel : visite demain, {{1}}."},
+            {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Confirmer"}, {"type": "QUICK_REPLY", "text": "Annuler"}]}]}),
+    )
+    .await;
+    h.post("/_sandbox/clock/advance", json!({ "seconds": 10 }))
+        .await;
+    let (status, r) = h
+        .post(&format!("/v25.0/{NUMBER}/messages"), send(json!({"type": "template", "template": {
+            "name": "visit_reminder", "language": {"code": "fr"}, "components": [
+                {"type": "body", "parameters": [{"type": "text", "text": "Camille"}]},
+                {"type": "button", "sub_type": "quick_reply", "index": "1", "parameters": [{"type": "payload", "payload": "cancel-42"}]}]}})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let template = r["messages"][0]["id"].as_str().unwrap().to_owned();
+
+    let says = |body: Value| h.customer_says("33612345678", body);
+    says(json!({ "button": "ok", "reply_to": buttons })).await;
+    says(json!({ "button": "am", "reply_to": list })).await;
+    says(json!({ "button": "cancel-42", "reply_to": template })).await;
+    says(json!({ "reaction": { "message_id": buttons, "emoji": "👍" } })).await;
+    says(json!({ "reaction": { "message_id": buttons } })).await;
+    says(json!({ "location": { "latitude": 48.8566, "longitude": 2.3522, "name": "Chez moi" } }))
+        .await;
+    let got = h.wait_for_messages(7).await;
+    let by_type = |i: usize| (got[i]["type"].clone(), got[i].clone());
+    let (kind, m) = by_type(1);
+    assert_eq!(kind, "interactive");
+    assert_eq!(
+        m["interactive"]["button_reply"],
+        json!({"id": "ok", "title": "D'accord"})
+    );
+    assert_eq!(m["context"]["id"], buttons.as_str());
+    assert_eq!(m["context"]["from"], "15550783881");
+    let (_, m) = by_type(2);
+    assert_eq!(m["interactive"]["type"], "list_reply");
+    assert_eq!(m["interactive"]["list_reply"]["description"], "9 h – 12 h");
+    let (kind, m) = by_type(3);
+    assert_eq!(kind, "button");
+    assert_eq!(
+        m["button"],
+        json!({"payload": "cancel-42", "text": "Annuler"})
+    );
+    assert_eq!(by_type(4).1["reaction"]["emoji"], "👍");
+    assert!(by_type(5).1["reaction"].get("emoji").is_none());
+    assert_eq!(by_type(6).1["location"]["name"], "Chez moi");
+    for raw in h.receiver.raw.lock().unwrap().iter() {
+        let (_, report) = wa::webhook::parse(raw.as_bytes()).unwrap();
+        assert!(
+            report.unknown_kinds.is_empty(),
+            "{:?}",
+            report.unknown_kinds
+        );
+    }
+
+    // What cannot be pressed is refused, saying why.
+    let (status, e) = h
+        .post(
+            "/_sandbox/customers/33612345678/messages",
+            json!({ "button": "nope", "reply_to": buttons }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(e["detail"].as_str().unwrap().contains("nope"));
+    let (status, _) = h
+        .post(
+            "/_sandbox/customers/33612345678/messages",
+            json!({ "text": "a", "button": "ok", "reply_to": buttons }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
