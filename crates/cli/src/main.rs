@@ -1,5 +1,7 @@
 //! `guichet`: a self-hosted customer-service hub for the WhatsApp Business Platform.
 
+mod demo;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -62,6 +64,9 @@ enum Command {
     /// `guichet sandbox --callback-url http://127.0.0.1:8080/webhooks/whatsapp`.
     #[command(verbatim_doc_comment)]
     Sandbox(Box<SandboxArgs>),
+    /// Try guichet without a Meta account: the hub on SQLite, fed by the sandbox in the same
+    /// process, with a seeded business and simulated customers who keep writing in.
+    Demo(Box<demo::DemoArgs>),
 }
 
 #[derive(Debug, clap::Args)]
@@ -134,6 +139,7 @@ fn main() -> ExitCode {
             return write_stdout(hub::config::DEFAULT_CONFIG);
         }
         Command::Sandbox(args) => return run_sandbox(*args),
+        Command::Demo(args) => return run_demo(*args),
         other => other,
     };
     let settings = match Settings::load(cli.config.as_deref()) {
@@ -170,7 +176,9 @@ fn main() -> ExitCode {
                 write_stdout(&summary);
                 Ok(())
             }
-            Command::Config(ConfigCommand::Default) | Command::Sandbox(_) => Ok(()),
+            Command::Config(ConfigCommand::Default) | Command::Sandbox(_) | Command::Demo(_) => {
+                Ok(())
+            }
         }
     });
     match result {
@@ -183,14 +191,45 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_sandbox(args: SandboxArgs) -> ExitCode {
+/// Logs for the commands that run without a configuration file: `RUST_LOG`, else `default`.
+fn init_plain_logs(default: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{default},sqlx=warn")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
+}
+
+fn block_on(future: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            write_stderr(&format!("guichet: cannot start the async runtime: {e}\n"));
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(future) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            write_stderr(&format!("guichet: {e:#}\n"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_demo(args: demo::DemoArgs) -> ExitCode {
+    init_plain_logs("warn");
+    block_on(demo::run(args))
+}
+
+fn run_sandbox(args: SandboxArgs) -> ExitCode {
+    init_plain_logs("info");
     let start_ms = match args
         .start
         .as_deref()
@@ -225,29 +264,12 @@ fn run_sandbox(args: SandboxArgs) -> ExitCode {
             ..sandbox::Limits::default()
         },
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            write_stderr(&format!("guichet: cannot start the async runtime: {e}\n"));
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async move {
+    block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         sandbox::serve(listener, config, shutdown_signal()).await
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            write_stderr(&format!("guichet: {e:#}\n"));
-            ExitCode::FAILURE
-        }
-    }
+    })
 }
 
 async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn store::Store>> {

@@ -82,6 +82,55 @@ impl Sandbox {
         self.world.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// A simulated customer writes (what `POST /_sandbox/customers/{id}/messages` does).
+    pub fn customer_says(
+        &self,
+        customer: &str,
+        message: &world::CustomerMessage,
+    ) -> Result<String, world::WorldError> {
+        let (wamid, update) =
+            self.world()
+                .customer_sends(customer, message, self.clock.now_ms())?;
+        self.outbox.push([update]);
+        Ok(wamid)
+    }
+
+    /// The business sends a free-form message, as through the Graph API but without its checks
+    /// of content (for seeding a demo); the wamid.
+    pub fn business_says(
+        &self,
+        phone_number_id: &str,
+        to: &str,
+        message: serde_json::Value,
+    ) -> Result<String, world::WorldError> {
+        let kind = message
+            .get("type")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("text")
+            .to_owned();
+        let category = match kind.as_str() {
+            "template" => {
+                let t = &message["template"];
+                let name = t["name"].as_str().unwrap_or_default();
+                let language = t["language"]["code"].as_str().unwrap_or_default();
+                self.world()
+                    .approved_template(phone_number_id, name, language)
+                    .map_or(rules::Category::Utility, |t| t.pricing_category())
+            }
+            _ => rules::Category::Service,
+        };
+        let (accepted, updates) = self.world().business_sends(
+            phone_number_id,
+            to,
+            &kind,
+            category,
+            message,
+            self.clock.now_ms(),
+        )?;
+        self.outbox.push(updates);
+        Ok(accepted.wamid)
+    }
+
     /// Hands the statuses that have fallen due to the outbox.
     pub fn tick(&self) {
         let due = self.world().take_due(self.clock.now_ms());
@@ -155,6 +204,15 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let sandbox = Sandbox::new(config);
     sandbox.start();
+    serve_with(listener, sandbox, shutdown).await
+}
+
+/// Serves a sandbox already started (see [`Sandbox::start`]), e.g. one a demo drives.
+pub async fn serve_with(
+    listener: TcpListener,
+    sandbox: Arc<Sandbox>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     tracing::info!(address = %listener.local_addr()?, "sandbox is listening");
     axum::serve(listener, router(sandbox))
         .with_graceful_shutdown(shutdown)
