@@ -206,3 +206,17 @@ pub async fn set_webhook(
 pub async fn webhook(State(s): State<Arc<Sandbox>>) -> Json<Value> {
     Json(json!({ "callback": s.outbox.callback(), "stats": s.outbox.stats() }))
 }
+
+pub async fn faults(State(s): State<Arc<Sandbox>>) -> Json<Value> {
+    to_json(s.faults())
+}
+
+/// Sets the faults in force; fields left out go back to none.
+pub async fn set_faults(
+    State(s): State<Arc<Sandbox>>,
+    body: Result<Json<crate::faults::Faults>, JsonRejection>,
+) -> Reply {
+    let Json(faults) = body?;
+    s.set_faults(faults).map_err(ControlError::bad)?;
+    Ok(to_json(s.faults()))
+}

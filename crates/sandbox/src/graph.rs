@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::Sandbox;
+use crate::faults;
 use crate::rules::Category;
 use crate::world::WorldError;
 
@@ -137,8 +138,8 @@ pub async fn messages(
     Path(number): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, GraphError> {
-    send(&sandbox, None, &number, &headers, &body)
+) -> Response {
+    with_faults(&sandbox, || send(&sandbox, None, &number, &headers, &body)).await
 }
 
 /// `POST /{version}/{phone-number-id}/messages`.
@@ -147,8 +148,55 @@ pub async fn messages_versioned(
     Path((version, number)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<Value>, GraphError> {
-    send(&sandbox, Some(&version), &number, &headers, &body)
+) -> Response {
+    with_faults(&sandbox, || {
+        send(&sandbox, Some(&version), &number, &headers, &body)
+    })
+    .await
+}
+
+/// Runs a send under the faults in force: latency first, then an injected error instead of the
+/// send, or the send carried out and its answer cut off after the status line.
+async fn with_faults(
+    sandbox: &Sandbox,
+    send: impl FnOnce() -> Result<Json<Value>, GraphError>,
+) -> Response {
+    let faults = sandbox.faults();
+    if faults.graph_latency_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(faults.graph_latency_ms)).await;
+    }
+    if faults::happens(faults.graph_error_rate) {
+        return GraphError::coded(
+            faults.graph_error_code,
+            "injected by the sandbox (faults: graph_error_rate); nothing was sent",
+        )
+        .into_response();
+    }
+    match send() {
+        Ok(accepted) if faults::happens(faults.drop_after_accept_rate) => {
+            tracing::debug!(answer = %accepted.0, "send accepted, its answer cut off (fault)");
+            cut_off()
+        }
+        answer => answer.into_response(),
+    }
+}
+
+/// A 200 whose body breaks off after its first bytes: the connection is closed with the wamid
+/// never sent, as when a network drops between Meta's acceptance and the client.
+fn cut_off() -> Response {
+    let chunks: [Result<&'static [u8], std::io::Error>; 2] = [
+        Ok(b"{\"messaging_product\":\"whatsapp\","),
+        Err(std::io::Error::other(
+            "connection dropped after the send was accepted",
+        )),
+    ];
+    let body = axum::body::Body::from_stream(futures::stream::iter(chunks));
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 fn send(

@@ -14,6 +14,7 @@
 pub mod clock;
 pub mod content;
 pub mod control;
+pub mod faults;
 pub mod graph;
 pub mod limits;
 pub mod rules;
@@ -59,6 +60,7 @@ pub struct Sandbox {
     pub clock: Arc<Clock>,
     pub outbox: Arc<Outbox>,
     world: Mutex<World>,
+    faults: Mutex<faults::Faults>,
 }
 
 impl Sandbox {
@@ -68,6 +70,7 @@ impl Sandbox {
             config.app_secret.clone(),
             config.callback.clone(),
             config.batch_max,
+            clock.clone(),
         ));
         let world = Mutex::new(World::new(config.numbers.clone(), config.limits));
         Arc::new(Self {
@@ -75,6 +78,7 @@ impl Sandbox {
             clock,
             outbox,
             world,
+            faults: Mutex::new(faults::Faults::default()),
         })
     }
 
@@ -131,6 +135,22 @@ impl Sandbox {
         Ok(accepted.wamid)
     }
 
+    /// The faults in force.
+    pub fn faults(&self) -> faults::Faults {
+        self.faults
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sets the faults in force, for the Graph API and for webhook delivery.
+    pub fn set_faults(&self, faults: faults::Faults) -> Result<(), String> {
+        faults.check()?;
+        self.outbox.set_faults(faults.clone());
+        *self.faults.lock().unwrap_or_else(PoisonError::into_inner) = faults;
+        Ok(())
+    }
+
     /// Hands the statuses that have fallen due to the outbox.
     pub fn tick(&self) {
         let due = self.world().take_due(self.clock.now_ms());
@@ -139,7 +159,7 @@ impl Sandbox {
 
     /// Starts delivering webhooks and emitting scheduled statuses, in the background.
     pub fn start(self: &Arc<Self>) {
-        tokio::spawn(self.outbox.clone().run(self.clock.clone()));
+        tokio::spawn(self.outbox.clone().run());
         let this = self.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_millis(50));
@@ -173,6 +193,10 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
             get(control::transcript),
         )
         .route("/_sandbox/clock", get(control::clock))
+        .route(
+            "/_sandbox/faults",
+            get(control::faults).put(control::set_faults),
+        )
         .route("/_sandbox/clock/advance", post(control::advance))
         .route(
             "/_sandbox/webhook",

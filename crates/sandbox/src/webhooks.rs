@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::clock::Clock;
+use crate::faults::{self, Faults};
 use crate::rules;
 use crate::world::Update;
 
@@ -33,6 +34,8 @@ pub struct Stats {
     pub failed_attempts: u64,
     /// Updates given up after seven days.
     pub dropped_updates: u64,
+    /// POSTs sent a second time by the duplication fault.
+    pub duplicated_posts: u64,
     /// Updates waiting: new, or for a retry.
     pub pending_updates: u64,
 }
@@ -49,9 +52,11 @@ struct Batch {
 #[derive(Debug, Default)]
 struct State {
     callback: Option<Callback>,
-    fresh: VecDeque<Update>,
+    /// New updates, each with when it may go (later than now under the delay fault).
+    fresh: VecDeque<(Update, i64)>,
     retries: Vec<Batch>,
     stats: Stats,
+    faults: Faults,
 }
 
 /// The queue of webhook updates and its delivery loop.
@@ -63,10 +68,16 @@ pub struct Outbox {
     /// Most updates in one POST.
     batch_max: usize,
     http: reqwest::Client,
+    clock: Arc<Clock>,
 }
 
 impl Outbox {
-    pub fn new(app_secret: String, callback: Option<Callback>, batch_max: usize) -> Self {
+    pub fn new(
+        app_secret: String,
+        callback: Option<Callback>,
+        batch_max: usize,
+        clock: Arc<Clock>,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -80,7 +91,14 @@ impl Outbox {
             app_secret,
             batch_max: batch_max.max(1),
             http,
+            clock,
         }
+    }
+
+    /// Sets the faults of webhook delivery (the `webhook_*` ones).
+    pub fn set_faults(&self, faults: Faults) {
+        self.state().faults = faults;
+        self.wake.notify_one();
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -90,7 +108,9 @@ impl Outbox {
     pub fn push(&self, updates: impl IntoIterator<Item = Update>) {
         let mut state = self.state();
         let before = state.fresh.len();
-        state.fresh.extend(updates);
+        let delay = i64::try_from(state.faults.webhook_delay_ms).unwrap_or(i64::MAX / 2);
+        let due = self.clock.now_ms().saturating_add(delay);
+        state.fresh.extend(updates.into_iter().map(|u| (u, due)));
         if state.fresh.len() > before {
             drop(state);
             self.wake.notify_one();
@@ -120,10 +140,10 @@ impl Outbox {
     }
 
     /// Delivers until the process ends.
-    pub async fn run(self: Arc<Self>, clock: Arc<Clock>) {
+    pub async fn run(self: Arc<Self>) {
         let in_flight = Arc::new(Semaphore::new(16));
         loop {
-            let batches = self.take(clock.now_ms());
+            let batches = self.take(self.clock.now_ms());
             if batches.is_empty() {
                 tokio::select! {
                     () = self.wake.notified() => {}
@@ -136,9 +156,8 @@ impl Outbox {
                     return;
                 };
                 let this = self.clone();
-                let clock = clock.clone();
                 tokio::spawn(async move {
-                    this.deliver(batch, &clock).await;
+                    this.deliver(batch).await;
                     drop(permit);
                 });
             }
@@ -156,10 +175,18 @@ impl Outbox {
             .partition(|b| b.due_ms <= now_ms);
         state.retries = later;
         let mut batches = due;
-        while !state.fresh.is_empty() {
-            let n = state.fresh.len().min(self.batch_max);
+        let (mut ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut state.fresh)
+            .into_iter()
+            .partition(|(_, due)| *due <= now_ms);
+        state.fresh = waiting.into();
+        if state.faults.webhook_reorder {
+            rand::seq::SliceRandom::shuffle(ready.as_mut_slice(), &mut rand::rng());
+        }
+        let batch_max = state.faults.webhook_batch_max.unwrap_or(self.batch_max);
+        let mut ready = ready.into_iter().map(|(u, _)| u).peekable();
+        while ready.peek().is_some() {
             batches.push(Batch {
-                updates: state.fresh.drain(..n).collect(),
+                updates: ready.by_ref().take(batch_max).collect(),
                 attempts: 0,
                 first_ms: now_ms,
                 due_ms: now_ms,
@@ -168,26 +195,17 @@ impl Outbox {
         batches
     }
 
-    async fn deliver(&self, mut batch: Batch, clock: &Clock) {
+    async fn deliver(&self, mut batch: Batch) {
         let Some(callback) = self.callback() else {
             self.state().retries.push(batch);
             return;
         };
         let body = envelope(&batch.updates);
-        let signature = wa::signature::sign(self.app_secret.as_bytes(), body.as_bytes());
-        let result = self
-            .http
-            .post(&callback.url)
-            .header("content-type", "application/json")
-            .header(wa::signature::HEADER, signature)
-            .body(body)
-            .send()
-            .await;
-        let outcome = match result {
-            Ok(r) if r.status() == reqwest::StatusCode::OK => Ok(()),
-            Ok(r) => Err(format!("answered {}", r.status())),
-            Err(e) => Err(e.to_string()),
-        };
+        let outcome = self.post(&callback.url, &body).await;
+        if outcome.is_ok() && faults::happens(self.state().faults.webhook_duplicate_rate) {
+            let _ = self.post(&callback.url, &body).await;
+            self.state().stats.duplicated_posts += 1;
+        }
         batch.attempts += 1;
         let mut state = self.state();
         match outcome {
@@ -202,7 +220,7 @@ impl Outbox {
                         tracing::debug!(attempt = batch.attempts, %why, "webhook not delivered; retrying later");
                         // The first retry is immediate in Meta's words; here it waits for the
                         // next pass of the loop, so that a dead receiver is not spun on.
-                        batch.due_ms = at.max(clock.now_ms());
+                        batch.due_ms = at.max(self.clock.now_ms());
                         state.retries.push(batch);
                     }
                     None => {
@@ -211,6 +229,26 @@ impl Outbox {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Outbox {
+    /// One signed POST; `Ok` only for a 200.
+    async fn post(&self, url: &str, body: &str) -> Result<(), String> {
+        let signature = wa::signature::sign(self.app_secret.as_bytes(), body.as_bytes());
+        let result = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .header(wa::signature::HEADER, signature)
+            .body(body.to_owned())
+            .send()
+            .await;
+        match result {
+            Ok(r) if r.status() == reqwest::StatusCode::OK => Ok(()),
+            Ok(r) => Err(format!("answered {}", r.status())),
+            Err(e) => Err(e.to_string()),
         }
     }
 }

@@ -1068,3 +1068,154 @@ async fn customers_press_buttons_pick_rows_react_and_share_places() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+impl Harness {
+    async fn set_faults(&self, faults: Value) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .put(format!("{}/_sandbox/faults", self.base))
+            .json(&faults)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+#[tokio::test]
+async fn graph_faults_fail_sends_with_the_chosen_code_and_after_the_chosen_latency() {
+    let h = start(NOV_2026).await;
+    h.customer("+33612345678", json!({})).await;
+    h.customer_says("33612345678", json!({ "text": "Bonjour" }))
+        .await;
+
+    let (status, e) = h.set_faults(json!({ "graph_error_rate": 2.0 })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    assert!(e["detail"].as_str().unwrap().contains("graph_error_rate"));
+    let (status, e) = h.set_faults(json!({ "graph_error_rte": 1.0 })).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+
+    let (status, f) = h.set_faults(json!({ "graph_error_rate": 1.0 })).await;
+    assert_eq!(status, StatusCode::OK, "{f}");
+    assert_eq!(f["graph_error_code"], 131_000);
+    let (status, e) = h.send_text("33612345678", "Bonjour !").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{e}");
+    assert_eq!(e["error"]["code"], 131_000);
+
+    h.set_faults(json!({ "graph_error_rate": 1.0, "graph_error_code": 130429 }))
+        .await;
+    let (status, e) = h.send_text("33612345678", "Bonjour !").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    assert_eq!(e["error"]["code"], 130_429);
+    let (_, transcript) = h.get("/_sandbox/customers/33612345678/transcript").await;
+    assert_eq!(transcript.as_array().unwrap().len(), 0, "nothing was sent");
+
+    let (_, f) = h.set_faults(json!({ "graph_latency_ms": 400 })).await;
+    assert_eq!(
+        f["graph_error_rate"], 0.0,
+        "fields left out go back to none"
+    );
+    let began = std::time::Instant::now();
+    let (status, r) = h.send_text("33612345678", "Bonjour !").await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert!(began.elapsed() >= Duration::from_millis(400));
+    let (_, f) = h.get("/_sandbox/faults").await;
+    assert_eq!(f["graph_latency_ms"], 400);
+}
+
+#[tokio::test]
+async fn a_send_whose_answer_is_cut_off_still_goes_out() {
+    let h = start(NOV_2026).await;
+    h.customer("+33612345678", json!({ "behaviour": { "online": true } }))
+        .await;
+    h.customer_says("33612345678", json!({ "text": "Bonjour" }))
+        .await;
+    h.set_faults(json!({ "drop_after_accept_rate": 1.0 })).await;
+    let sent = h
+        .http
+        .post(format!("{}/v25.0/{NUMBER}/messages", h.base))
+        .bearer_auth(TOKEN)
+        .json(&json!({
+            "messaging_product": "whatsapp",
+            "to": "33612345678",
+            "text": { "body": "Votre machine est réparée." },
+        }))
+        .send()
+        .await;
+    let answer = match sent {
+        Ok(r) => r.bytes().await.map(|b| b.to_vec()),
+        Err(e) => Err(e),
+    };
+    assert!(answer.is_err(), "the client must not get the wamid");
+
+    let (_, transcript) = h.get("/_sandbox/customers/33612345678/transcript").await;
+    let wamid = transcript[0]["wamid"].as_str().unwrap().to_owned();
+    assert_eq!(
+        transcript[0]["message"]["text"]["body"],
+        "Votre machine est réparée."
+    );
+    h.wait_for_status(&wamid, "sent").await;
+}
+
+#[tokio::test]
+async fn webhooks_are_duplicated_on_demand() {
+    let h = start(NOV_2026).await;
+    h.set_faults(json!({ "webhook_duplicate_rate": 1.0 })).await;
+    h.customer("+33612345678", json!({})).await;
+    let wamid = h
+        .customer_says("33612345678", json!({ "text": "Allô" }))
+        .await;
+    let messages = h.wait_for_messages(2).await;
+    assert!(messages.iter().all(|m| m["id"] == wamid.as_str()));
+    let raw = h.receiver.raw.lock().unwrap().clone();
+    assert_eq!(raw.len(), 2);
+    assert_eq!(raw[0], raw[1], "the same bytes, the same signature");
+    let (_, w) = h.get("/_sandbox/webhook").await;
+    assert_eq!(w["stats"]["duplicated_posts"], 1);
+}
+
+#[tokio::test]
+async fn webhooks_are_delayed_then_batched_and_reordered_on_demand() {
+    let h = start(NOV_2026).await;
+    h.set_faults(json!({
+        "webhook_delay_ms": 60_000,
+        "webhook_batch_max": 25,
+        "webhook_reorder": true,
+    }))
+    .await;
+    h.customer("+33612345678", json!({})).await;
+    let mut sent = Vec::new();
+    for i in 0..20 {
+        sent.push(
+            h.customer_says("33612345678", json!({ "text": format!("message {i}") }))
+                .await,
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        h.messages().is_empty(),
+        "held for a minute of emulated time"
+    );
+    let (_, w) = h.get("/_sandbox/webhook").await;
+    assert_eq!(w["stats"]["pending_updates"], 20);
+
+    h.post("/_sandbox/clock/advance", json!({ "seconds": 61 }))
+        .await;
+    let arrived: Vec<String> = h
+        .wait_for_messages(20)
+        .await
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(h.receiver.raw.lock().unwrap().len(), 1, "one POST of 20");
+    let mut sorted_arrived = arrived.clone();
+    sorted_arrived.sort();
+    let mut sorted_sent = sent.clone();
+    sorted_sent.sort();
+    assert_eq!(sorted_arrived, sorted_sent, "nothing lost, nothing added");
+    assert_ne!(
+        arrived, sent,
+        "shuffled (1 chance in 20! of the same order)"
+    );
+}
