@@ -142,13 +142,8 @@ fn customer(phone: &str, name: &str, country: &str, behaviour: Behaviour) -> New
 
 fn text(body: &str) -> CustomerMessage {
     CustomerMessage {
-        phone_number_id: None,
         text: Some(body.into()),
-        button: None,
-        reaction: None,
-        location: None,
-        reply_to: None,
-        referral: None,
+        ..CustomerMessage::default()
     }
 }
 

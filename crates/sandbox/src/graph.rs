@@ -4,13 +4,15 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes as Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::Sandbox;
 use crate::faults;
+use crate::media;
 use crate::rules::Category;
 use crate::world::WorldError;
 
@@ -54,6 +56,11 @@ impl GraphError {
 
     pub fn details(mut self, details: impl Into<String>) -> Self {
         self.details = Some(details.into());
+        self
+    }
+
+    fn status(mut self, status: StatusCode) -> Self {
+        self.status = status;
         self
     }
 
@@ -359,6 +366,9 @@ fn describe(
 ) -> Result<Json<Value>, GraphError> {
     check_version(version)?;
     check_token(sandbox, headers)?;
+    if let Some(media) = describe_media(sandbox, id, headers) {
+        return Ok(media);
+    }
     let number = sandbox
         .world()
         .number(id)
@@ -479,4 +489,194 @@ fn new_template(
         "status": template.status,
         "category": template.category,
     })))
+}
+
+/// `POST /{phone-number-id}/media`, unversioned.
+pub async fn upload(
+    State(sandbox): State<Arc<Sandbox>>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<Json<Value>, GraphError> {
+    upload_media(&sandbox, None, &number, &headers, form).await
+}
+
+/// `POST /{version}/{phone-number-id}/media`.
+pub async fn upload_versioned(
+    State(sandbox): State<Arc<Sandbox>>,
+    Path((version, number)): Path<(String, String)>,
+    headers: HeaderMap,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<Json<Value>, GraphError> {
+    upload_media(&sandbox, Some(&version), &number, &headers, form).await
+}
+
+/// Reads Meta's upload form: `messaging_product=whatsapp`, `type=<MIME type>` and `file`.
+async fn upload_media(
+    sandbox: &Sandbox,
+    version: Option<&str>,
+    number: &str,
+    headers: &HeaderMap,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<Json<Value>, GraphError> {
+    check_version(version)?;
+    check_token(sandbox, headers)?;
+    if sandbox.world().number(number).is_none() {
+        return Err(no_such_object(number));
+    }
+    let mut form = form.map_err(|e| {
+        GraphError::invalid(format!(
+            "{}: upload as multipart/form-data with `messaging_product`, `type` and `file`",
+            e.body_text()
+        ))
+    })?;
+    let (mut product, mut declared, mut file) = (None, None, None);
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| GraphError::invalid(format!("the multipart body is malformed: {e}")))?
+    {
+        match field.name().unwrap_or_default() {
+            "messaging_product" => product = field.text().await.ok(),
+            "type" => declared = field.text().await.ok(),
+            "file" => {
+                let part_type = field.content_type().map(str::to_owned);
+                let filename = field.file_name().map(str::to_owned);
+                let bytes = field.bytes().await.map_err(|e| {
+                    GraphError::coded(131_053, format!("the file could not be read: {e}"))
+                })?;
+                file = Some((part_type, filename, bytes));
+            }
+            _ => {}
+        }
+    }
+    if product.as_deref().map(str::trim) != Some("whatsapp") {
+        return Err(
+            GraphError::new(100, "The parameter messaging_product is required.")
+                .details("add the form field messaging_product=whatsapp"),
+        );
+    }
+    let (part_type, filename, bytes) = file.ok_or_else(|| {
+        GraphError::new(100, "The parameter file is required.")
+            .details("add the file as the form field `file`")
+    })?;
+    let mime_type = declared
+        .filter(|t| !t.trim().is_empty())
+        .or(part_type)
+        .ok_or_else(|| {
+            GraphError::new(100, "The parameter type is required.")
+                .details("add the form field `type` with the file's MIME type")
+        })?;
+    let now = sandbox.clock.now_ms();
+    let id = sandbox
+        .world()
+        .media_mut()
+        .upload(number, mime_type.trim(), bytes, filename, now)
+        .map_err(|why| GraphError::coded(131_053, why))?;
+    Ok(Json(json!({ "id": id })))
+}
+
+/// `GET /{media-id}`: Meta's description of the file, with a download URL valid five minutes.
+fn describe_media(sandbox: &Sandbox, id: &str, headers: &HeaderMap) -> Option<Json<Value>> {
+    let now = sandbox.clock.now_ms();
+    let world = sandbox.world();
+    let store = world.media();
+    let item = store.get(id, now)?;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    Some(Json(json!({
+        "messaging_product": "whatsapp",
+        "url": format!("http://{host}{}?{}", media::DOWNLOAD_PATH, store.url_query(id, now)),
+        "mime_type": item.mime_type,
+        "sha256": item.sha256,
+        "file_size": item.bytes.len().to_string(),
+        "id": item.id,
+    })))
+}
+
+/// `DELETE /{media-id}`, unversioned.
+pub async fn delete(
+    State(sandbox): State<Arc<Sandbox>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, GraphError> {
+    delete_media(&sandbox, None, &id, &headers)
+}
+
+/// `DELETE /{version}/{media-id}`.
+pub async fn delete_versioned(
+    State(sandbox): State<Arc<Sandbox>>,
+    Path((version, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, GraphError> {
+    delete_media(&sandbox, Some(&version), &id, &headers)
+}
+
+fn delete_media(
+    sandbox: &Sandbox,
+    version: Option<&str>,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<Json<Value>, GraphError> {
+    check_version(version)?;
+    check_token(sandbox, headers)?;
+    let now = sandbox.clock.now_ms();
+    if sandbox.world().media_mut().delete(id, now) {
+        Ok(Json(json!({ "success": true })))
+    } else {
+        Err(no_such_object(id))
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct Download {
+    mid: String,
+    ext: i64,
+    hash: String,
+}
+
+/// The download URL `GET /whatsapp_business/attachments/?mid=…&ext=…&hash=…`: the file, for the
+/// bearer token only, for five minutes.
+pub async fn download(
+    State(sandbox): State<Arc<Sandbox>>,
+    headers: HeaderMap,
+    query: Result<Query<Download>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, GraphError> {
+    check_token(&sandbox, &headers)?;
+    let Query(q) = query.map_err(|_| {
+        GraphError::invalid("not a media URL: get one from GET /{media-id}")
+            .status(StatusCode::NOT_FOUND)
+    })?;
+    let now = sandbox.clock.now_ms();
+    let world = sandbox.world();
+    let item = world
+        .media()
+        .download(&q.mid, q.ext, &q.hash, now)
+        .map_err(|why| {
+            let details = match why {
+                media::Unavailable::Forged => "this URL was not given by GET /{media-id}",
+                media::Unavailable::Expired => {
+                    "media URLs expire after 5 minutes: get a new one with GET /{media-id}"
+                }
+                media::Unavailable::Gone => "the media was deleted or is past its lifetime",
+            };
+            GraphError::invalid(details).status(StatusCode::NOT_FOUND)
+        })?;
+    let mut response = (
+        [(header::CONTENT_TYPE, item.mime_type.clone())],
+        item.bytes.clone(),
+    )
+        .into_response();
+    if let Some(Ok(value)) = item
+        .filename
+        .as_ref()
+        .map(|name| format!("attachment; filename=\"{}\"", name.replace('"', "")).parse())
+    {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
 }

@@ -17,6 +17,7 @@ pub mod control;
 pub mod faults;
 pub mod graph;
 pub mod limits;
+pub mod media;
 pub mod rules;
 pub mod templates;
 pub mod webhooks;
@@ -27,6 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
@@ -215,8 +217,20 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
             "/{version}/{number}/messages",
             post(graph::messages_versioned),
         )
-        .route("/{number}", get(graph::number))
-        .route("/{version}/{number}", get(graph::number_versioned))
+        .route(
+            "/{number}/media",
+            post(graph::upload).layer(DefaultBodyLimit::max(media::UPLOAD_BODY_MAX)),
+        )
+        .route(
+            "/{version}/{number}/media",
+            post(graph::upload_versioned).layer(DefaultBodyLimit::max(media::UPLOAD_BODY_MAX)),
+        )
+        .route(media::DOWNLOAD_PATH, get(graph::download))
+        .route("/{id}", get(graph::number).delete(graph::delete))
+        .route(
+            "/{version}/{id}",
+            get(graph::number_versioned).delete(graph::delete_versioned),
+        )
         .with_state(sandbox)
 }
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::limits::{Bucket, Limits, Recent};
+use crate::media::MediaStore;
 use crate::rules::{self, Category, Thread};
 use crate::templates::{self, Template};
 
@@ -148,7 +149,7 @@ pub struct NewCustomer {
 }
 
 /// A message a simulated customer sends.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomerMessage {
     /// The business number written to; the first one when absent.
@@ -160,12 +161,24 @@ pub struct CustomerMessage {
     pub button: Option<String>,
     /// …or a reaction to a business message (no `emoji`: the reaction is removed)…
     pub reaction: Option<InboundReaction>,
-    /// …or a shared location `{latitude, longitude, name?, address?}`.
+    /// …or a shared location `{latitude, longitude, name?, address?}`…
     pub location: Option<Value>,
+    /// …or a photo, document, voice note, video or sticker (a small sample file, stored so
+    /// that `GET /{media-id}` and its download URL give it).
+    pub media: Option<InboundMedia>,
     /// The wamid this message replies to.
     pub reply_to: Option<String>,
     /// Set when the customer came in through a Click-to-WhatsApp ad.
     pub referral: Option<Referral>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundMedia {
+    /// `image`, `document`, `audio`, `video` or `sticker`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub caption: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -283,6 +296,7 @@ pub struct World {
     throughput: HashMap<String, Recent>,
     pairs: HashMap<(String, usize), Bucket>,
     marketing: HashMap<usize, Recent>,
+    media: MediaStore,
     seq: u64,
 }
 
@@ -301,8 +315,17 @@ impl World {
             throughput: HashMap::new(),
             pairs: HashMap::new(),
             marketing: HashMap::new(),
+            media: MediaStore::default(),
             seq: 0,
         }
+    }
+
+    pub fn media(&self) -> &MediaStore {
+        &self.media
+    }
+
+    pub fn media_mut(&mut self) -> &mut MediaStore {
+        &mut self.media
     }
 
     pub fn numbers(&self) -> &[Number] {
@@ -416,7 +439,8 @@ impl World {
     ) -> Result<(String, Update), WorldError> {
         let index = self.customer_index(id)?;
         let number = self.number_or_first(message.phone_number_id.as_deref())?;
-        let (kind, content) = self.inbound_content(index, message)?;
+        let (kind, content) =
+            self.inbound_content(index, &number.phone_number_id, message, now_ms)?;
         let wamid = self.new_wamid("in");
         let customer = &mut self.customers[index];
         let thread = customer
@@ -463,20 +487,26 @@ impl World {
 
     /// The `type` and the object of a customer's message.
     fn inbound_content(
-        &self,
+        &mut self,
         customer: usize,
+        phone_number_id: &str,
         message: &CustomerMessage,
+        now_ms: i64,
     ) -> Result<(&'static str, Value), WorldError> {
         let given = [
             message.text.is_some(),
             message.button.is_some(),
             message.reaction.is_some(),
             message.location.is_some(),
+            message.media.is_some(),
         ];
         if given.iter().filter(|g| **g).count() != 1 {
             return Err(WorldError::Invalid(
-                "give exactly one of `text`, `button`, `reaction`, `location`".to_owned(),
+                "give exactly one of `text`, `button`, `reaction`, `location`, `media`".to_owned(),
             ));
+        }
+        if let Some(media) = &message.media {
+            return self.inbound_media(phone_number_id, media, now_ms);
         }
         if let Some(text) = &message.text {
             if text.trim().is_empty() {
@@ -509,6 +539,55 @@ impl World {
                 "message {quoted} has no reply button, list row or quick reply {pressed:?}"
             ))
         })
+    }
+
+    /// A customer's photo, document, voice note, video or sticker: a sample file stored as
+    /// Meta stores it, announced with its id, MIME type and base64 SHA-256.
+    fn inbound_media(
+        &mut self,
+        phone_number_id: &str,
+        media: &InboundMedia,
+        now_ms: i64,
+    ) -> Result<(&'static str, Value), WorldError> {
+        let (kind, (mime_type, bytes, filename)) =
+            ["image", "document", "audio", "video", "sticker"]
+                .into_iter()
+                .find(|k| *k == media.kind)
+                .and_then(|k| Some((k, crate::media::sample(k)?)))
+                .ok_or_else(|| {
+                    WorldError::Invalid(format!(
+                        "`media.type` {:?} is not one of image, document, audio, video, sticker",
+                        media.kind
+                    ))
+                })?;
+        if media.caption.is_some() && matches!(kind, "audio" | "sticker") {
+            return Err(WorldError::Invalid(format!("a {kind} has no caption")));
+        }
+        let id = self.media.inbound(
+            phone_number_id,
+            mime_type,
+            bytes::Bytes::from_static(bytes),
+            filename.map(str::to_owned),
+            now_ms,
+        );
+        let item = self.media.get(&id, now_ms).cloned();
+        let mut object = json!({
+            "id": id,
+            "mime_type": mime_type,
+            "sha256": item.map(|i| i.sha256).unwrap_or_default(),
+        });
+        if let Some(caption) = &media.caption {
+            object["caption"] = json!(caption);
+        }
+        if let Some(filename) = filename {
+            object["filename"] = json!(filename);
+        }
+        match kind {
+            "audio" => object["voice"] = json!(true),
+            "sticker" => object["animated"] = json!(false),
+            _ => {}
+        }
+        Ok((kind, object))
     }
 
     /// A message the business sent this customer.
@@ -656,6 +735,10 @@ impl World {
             return Ok((accepted, vec![update]));
         };
         self.customers[index].transcript.push(wamid.clone());
+        if self.unknown_media(kind, &self.sent[&wamid].message, now_ms) {
+            let update = self.fail(&wamid, 131_053, now_ms);
+            return Ok((accepted, vec![update]));
+        }
         let thread = self.customers[index]
             .threads
             .entry(number.phone_number_id.clone())
@@ -690,6 +773,18 @@ impl World {
         }
         updates.retain(|u| !u.value.is_null());
         Ok((accepted, updates))
+    }
+
+    /// A media message by `id` whose id was never uploaded, was deleted or is past its 30 days:
+    /// Meta accepts the send, then fails it with 131053.
+    fn unknown_media(&self, kind: &str, message: &Value, now_ms: i64) -> bool {
+        if !matches!(kind, "image" | "video" | "audio" | "document" | "sticker") {
+            return false;
+        }
+        message
+            .pointer(&format!("/{kind}/id"))
+            .and_then(Value::as_str)
+            .is_some_and(|id| self.media.get(id, now_ms).is_none())
     }
 
     /// Throughput per number (130429) and pair rate per number and customer (131056): refused

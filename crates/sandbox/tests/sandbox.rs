@@ -1219,3 +1219,232 @@ async fn webhooks_are_delayed_then_batched_and_reordered_on_demand() {
         "shuffled (1 chance in 20! of the same order)"
     );
 }
+
+fn upload_form(mime: &str, bytes: Vec<u8>) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new()
+        .text("messaging_product", "whatsapp")
+        .text("type", mime.to_owned())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes)
+                .file_name("photo.png")
+                .mime_str(mime)
+                .unwrap(),
+        )
+}
+
+impl Harness {
+    async fn upload(&self, form: reqwest::multipart::Form) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .post(format!("{}/v25.0/{NUMBER}/media", self.base))
+            .bearer_auth(TOKEN)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// A 1×1 PNG.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
+    0x42, 0x60, 0x82,
+];
+
+#[tokio::test]
+async fn media_are_uploaded_described_downloaded_with_the_token_for_five_minutes_and_deleted() {
+    let h = start(NOV_2026).await;
+    h.customer("+33612345678", json!({ "behaviour": { "online": true } }))
+        .await;
+    h.customer_says("33612345678", json!({ "text": "Une photo ?" }))
+        .await;
+
+    let (status, r) = h.upload(upload_form("image/png", PNG.to_vec())).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let id = r["id"].as_str().unwrap().to_owned();
+
+    let (status, m) = h.get(&format!("/v25.0/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    assert_eq!(m["messaging_product"], "whatsapp");
+    assert_eq!(m["mime_type"], "image/png");
+    assert_eq!(m["file_size"], PNG.len().to_string());
+    assert_eq!(m["id"], id.as_str());
+    assert!(m["sha256"].as_str().unwrap().ends_with('='), "base64: {m}");
+    let url = m["url"].as_str().unwrap().to_owned();
+
+    let anonymous = h.http.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    let e: Value = anonymous.json().await.unwrap();
+    assert_eq!(e["error"]["code"], 190);
+    let file = h.http.get(&url).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(file.status(), StatusCode::OK);
+    assert_eq!(file.headers()["content-type"], "image/png");
+    assert_eq!(file.bytes().await.unwrap().as_ref(), PNG);
+
+    let (status, r) = h
+        .post(
+            &format!("/v25.0/{NUMBER}/messages"),
+            json!({ "messaging_product": "whatsapp", "to": "33612345678", "type": "image",
+                    "image": { "id": id, "caption": "Votre reçu" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    h.wait_for_status(r["messages"][0]["id"].as_str().unwrap(), "sent")
+        .await;
+
+    // Five emulated minutes later the URL is dead; a new GET gives a new one.
+    h.post("/_sandbox/clock/advance", json!({ "seconds": 301 }))
+        .await;
+    let expired = h.http.get(&url).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(expired.status(), StatusCode::NOT_FOUND);
+    let (_, m) = h.get(&format!("/{id}")).await;
+    let fresh = m["url"].as_str().unwrap();
+    assert_ne!(fresh, url);
+    let file = h.http.get(fresh).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(file.status(), StatusCode::OK);
+
+    let deleted = h
+        .http
+        .delete(format!("{}/v25.0/{id}", h.base))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::OK);
+    assert_eq!(deleted.json::<Value>().await.unwrap()["success"], true);
+    let (status, e) = h.get(&format!("/v25.0/{id}")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    assert_eq!(e["error"]["error_subcode"], 33);
+    let gone = h.http.get(fresh).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+
+    // Sending a deleted media id is accepted, then fails with 131053.
+    let (status, r) = h
+        .post(
+            &format!("/v25.0/{NUMBER}/messages"),
+            json!({ "messaging_product": "whatsapp", "to": "33612345678", "type": "image",
+                    "image": { "id": id } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let failed = h
+        .wait_for_status(r["messages"][0]["id"].as_str().unwrap(), "failed")
+        .await;
+    assert_eq!(failed["errors"][0]["code"], 131_053);
+}
+
+#[tokio::test]
+async fn uploads_are_checked_for_type_size_and_form() {
+    let h = start(NOV_2026).await;
+    let (status, e) = h.upload(upload_form("image/gif", b"GIF89a".to_vec())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    assert_eq!(e["error"]["code"], 131_053);
+    assert!(
+        e["error"]["error_data"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("image/jpeg")
+    );
+
+    let too_big = vec![0_u8; 5 * 1024 * 1024 + 1];
+    let (status, e) = h.upload(upload_form("image/jpeg", too_big)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    assert!(
+        e["error"]["error_data"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("at most 5242880")
+    );
+
+    let no_product = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(PNG.to_vec())
+            .mime_str("image/png")
+            .unwrap(),
+    );
+    let (status, e) = h.upload(no_product).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    assert_eq!(e["error"]["code"], 100);
+
+    // The part's own content type is enough when `type` is absent.
+    let untyped = reqwest::multipart::Form::new()
+        .text("messaging_product", "whatsapp")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"%PDF-1.4".to_vec())
+                .file_name("devis.pdf")
+                .mime_str("application/pdf")
+                .unwrap(),
+        );
+    let (status, r) = h.upload(untyped).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+
+    let (status, e) = h.post(&format!("/v25.0/{NUMBER}/media"), json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+    assert!(
+        e["error"]["error_data"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("multipart")
+    );
+}
+
+#[tokio::test]
+async fn customers_send_photos_documents_and_voice_notes_a_receiver_can_fetch() {
+    let h = start(NOV_2026).await;
+    h.customer("+33612345678", json!({})).await;
+    h.customer_says(
+        "33612345678",
+        json!({ "media": { "type": "image", "caption": "La fuite" } }),
+    )
+    .await;
+    h.customer_says("33612345678", json!({ "media": { "type": "document" } }))
+        .await;
+    h.customer_says("33612345678", json!({ "media": { "type": "audio" } }))
+        .await;
+    let (status, e) = h
+        .post(
+            "/_sandbox/customers/33612345678/messages",
+            json!({ "media": { "type": "gif" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+
+    let messages = h.wait_for_messages(3).await;
+    assert_eq!(messages[0]["type"], "image");
+    assert_eq!(messages[0]["image"]["caption"], "La fuite");
+    assert_eq!(messages[1]["document"]["filename"], "facture.pdf");
+    assert_eq!(messages[2]["audio"]["voice"], true);
+    for raw in h.receiver.raw.lock().unwrap().iter() {
+        let (_, report) = wa::webhook::parse(raw.as_bytes()).unwrap();
+        assert!(
+            report.unknown_kinds.is_empty(),
+            "{:?}",
+            report.unknown_kinds
+        );
+        assert!(
+            report.unknown_fields.is_empty(),
+            "{:?}",
+            report.unknown_fields
+        );
+    }
+
+    let id = messages[0]["image"]["id"].as_str().unwrap();
+    let (status, m) = h.get(&format!("/v25.0/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    assert_eq!(m["sha256"], messages[0]["image"]["sha256"]);
+    let file = h
+        .http
+        .get(m["url"].as_str().unwrap())
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(&file.bytes().await.unwrap()[..4], b"\x89PNG");
+}
