@@ -122,6 +122,11 @@ struct SandboxArgs {
     /// Messages per second the number may send before Meta's 130429 (80 by default, as Meta's).
     #[arg(long, env = "SANDBOX_THROUGHPUT_MPS", default_value_t = 80)]
     throughput_mps: u32,
+    /// The business portfolio's messaging limit at start: unique customers reached outside a
+    /// customer service window in 24 h (250, 2000, 10000, 100000 or unlimited). It goes up a
+    /// level 6 emulated hours after half of it was used in a week.
+    #[arg(long, env = "SANDBOX_MESSAGING_LIMIT", default_value = "2000")]
+    messaging_limit: sandbox::tiers::Tier,
 }
 
 #[derive(Debug, Subcommand)]
@@ -261,6 +266,7 @@ fn run_sandbox(args: SandboxArgs) -> ExitCode {
         batch_max: args.batch_max,
         limits: sandbox::Limits {
             throughput_mps: args.throughput_mps,
+            messaging_tier: args.messaging_limit,
             ..sandbox::Limits::default()
         },
     };

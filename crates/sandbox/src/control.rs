@@ -74,11 +74,16 @@ fn to_json(v: impl serde::Serialize) -> Json<Value> {
 
 /// `GET /_sandbox`: what the sandbox emulates right now.
 pub async fn overview(State(s): State<Arc<Sandbox>>) -> Json<Value> {
-    let world = s.world();
+    let mut world = s.world();
+    let (tier, used) = world.messaging_limit(s.clock.now_ms());
     Json(json!({
         "clock": clock_value(&s),
         "numbers": world.numbers(),
         "customers": world.customers().len(),
+        "messaging_limit": {
+            "tier": tier,
+            "unique_customers_reached_outside_a_window_in_24h": used,
+        },
         "webhook": { "callback": s.outbox.callback(), "stats": s.outbox.stats() },
     }))
 }

@@ -374,13 +374,16 @@ fn describe(
         .number(id)
         .cloned()
         .ok_or_else(|| no_such_object(id))?;
+    let (tier, _) = sandbox.world().messaging_limit(sandbox.clock.now_ms());
     let all = json!({
         "id": number.phone_number_id,
         "display_phone_number": number.display_phone_number,
         "verified_name": "guichet sandbox",
         "quality_rating": "GREEN",
         "throughput": { "level": "STANDARD" },
-        "messaging_limit_tier": "TIER_1K",
+        "whatsapp_business_manager_messaging_limit": tier.name(),
+        // Deprecated by Meta, still answered for older clients.
+        "messaging_limit_tier": tier.name(),
         "code_verification_status": "VERIFIED",
         "platform_type": "CLOUD_API",
     });

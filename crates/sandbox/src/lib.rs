@@ -20,6 +20,7 @@ pub mod limits;
 pub mod media;
 pub mod rules;
 pub mod templates;
+pub mod tiers;
 pub mod webhooks;
 pub mod world;
 

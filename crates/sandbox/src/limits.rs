@@ -16,6 +16,8 @@ pub struct Limits {
     /// Marketing templates one customer receives in a moving 24 h before Meta holds the rest back
     /// (131049). Meta does not publish its number; the sandbox's is explicit.
     pub marketing_per_user_per_day: u32,
+    /// The business portfolio's messaging limit at start (see [`crate::tiers`]).
+    pub messaging_tier: crate::tiers::Tier,
 }
 
 impl Default for Limits {
@@ -25,6 +27,7 @@ impl Default for Limits {
             pair_burst: 45,
             pair_interval_ms: 6_000,
             marketing_per_user_per_day: 2,
+            messaging_tier: crate::tiers::Tier::default(),
         }
     }
 }

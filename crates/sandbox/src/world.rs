@@ -13,6 +13,7 @@ use crate::limits::{Bucket, Limits, Recent};
 use crate::media::MediaStore;
 use crate::rules::{self, Category, Thread};
 use crate::templates::{self, Template};
+use crate::tiers::{Portfolio, Tier};
 
 /// A business phone number the sandbox serves.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -297,6 +298,7 @@ pub struct World {
     pairs: HashMap<(String, usize), Bucket>,
     marketing: HashMap<usize, Recent>,
     media: MediaStore,
+    portfolio: Portfolio,
     seq: u64,
 }
 
@@ -316,6 +318,7 @@ impl World {
             pairs: HashMap::new(),
             marketing: HashMap::new(),
             media: MediaStore::default(),
+            portfolio: Portfolio::new(limits.messaging_tier),
             seq: 0,
         }
     }
@@ -326,6 +329,12 @@ impl World {
 
     pub fn media_mut(&mut self) -> &mut MediaStore {
         &mut self.media
+    }
+
+    /// The portfolio's messaging limit now, and the unique customers it has reached outside a
+    /// window in the last 24 h.
+    pub fn messaging_limit(&mut self, now_ms: i64) -> (Tier, usize) {
+        (self.portfolio.tier(), self.portfolio.used(now_ms))
     }
 
     pub fn numbers(&self) -> &[Number] {
@@ -759,6 +768,14 @@ impl World {
                 return Ok((accepted, vec![update]));
             }
         }
+        let outside_window = !self.customers[index]
+            .threads
+            .get(&number.phone_number_id)
+            .is_some_and(|t| t.window_open(now_ms));
+        if outside_window && !self.portfolio.reach(index, now_ms) {
+            let update = self.fail(&wamid, 131_048, now_ms);
+            return Ok((accepted, vec![update]));
+        }
         let seq = self.next_seq();
         let thread = self.customers[index]
             .threads
@@ -952,6 +969,9 @@ impl World {
     /// The status updates due at `now_ms`, in time order, and the verdicts of template reviews.
     pub fn take_due(&mut self, now_ms: i64) -> Vec<Update> {
         let mut updates = self.review_templates(now_ms);
+        if let Some(tier) = self.portfolio.upgrade_due(now_ms) {
+            updates.extend(self.capability_updates(tier));
+        }
         while let Some(Reverse(d)) = self.due.peek() {
             if d.at_ms > now_ms {
                 break;
@@ -1086,6 +1106,28 @@ impl World {
             s["biz_opaque_callback_data"] = json!(data);
         }
         s
+    }
+}
+
+impl World {
+    /// Meta's `business_capability_update` after a messaging limit increase, once per WhatsApp
+    /// Business Account (v24+ field name; Meta's value for "unlimited" is not documented, the
+    /// sandbox sends `"UNLIMITED"`).
+    fn capability_updates(&self, tier: Tier) -> Vec<Update> {
+        let limit = tier
+            .limit()
+            .map_or_else(|| json!("UNLIMITED"), |n| json!(n));
+        let mut wabas: Vec<&str> = self.numbers.iter().map(|n| n.waba_id.as_str()).collect();
+        wabas.sort_unstable();
+        wabas.dedup();
+        wabas
+            .into_iter()
+            .map(|waba| Update {
+                waba_id: waba.to_owned(),
+                field: "business_capability_update",
+                value: json!({ "max_daily_conversations_per_business": limit }),
+            })
+            .collect()
     }
 }
 

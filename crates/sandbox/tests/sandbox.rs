@@ -1448,3 +1448,97 @@ async fn customers_send_photos_documents_and_voice_notes_a_receiver_can_fetch() 
         .unwrap();
     assert_eq!(&file.bytes().await.unwrap()[..4], b"\x89PNG");
 }
+
+#[tokio::test]
+async fn the_portfolio_messaging_limit_counts_unique_customers_outside_a_window_and_grows() {
+    let limits = sandbox::Limits {
+        messaging_tier: sandbox::tiers::Tier::T250,
+        throughput_mps: 100_000,
+        ..sandbox::Limits::default()
+    };
+    let h = start_with(NOV_2026, limits).await;
+    let (status, _) = h
+        .post(
+            &format!("/{WABA}/message_templates"),
+            json!({ "name": "visit_reminder", "language": "fr", "category": "UTILITY",
+                    "components": [{ "type": "BODY", "text": "Le technicien passe demain." }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    h.post("/_sandbox/clock/advance", json!({ "seconds": 10 }))
+        .await;
+    let phone = |i: usize| format!("336{i:08}");
+    for i in 0..=251 {
+        h.customer(&format!("+{}", phone(i)), json!({})).await;
+    }
+    // Customer 0 wrote in: a template inside the window does not count.
+    h.customer_says(&phone(0), json!({ "text": "Bonjour" }))
+        .await;
+    let send = |i: usize| {
+        json!({ "messaging_product": "whatsapp", "to": phone(i), "type": "template",
+                "template": { "name": "visit_reminder", "language": { "code": "fr" } } })
+    };
+    let mut wamids = Vec::new();
+    for i in 0..=251 {
+        let (status, r) = h.post(&format!("/v25.0/{NUMBER}/messages"), send(i)).await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        wamids.push(r["messages"][0]["id"].as_str().unwrap().to_owned());
+    }
+    h.wait_for_status(&wamids[0], "sent").await;
+    h.wait_for_status(&wamids[250], "sent").await;
+    let failed = h.wait_for_status(&wamids[251], "failed").await;
+    assert_eq!(failed["errors"][0]["code"], 131_048);
+    // Customer 1 was reached today already: not counted again.
+    let (_, r) = h.post(&format!("/v25.0/{NUMBER}/messages"), send(1)).await;
+    h.wait_for_status(r["messages"][0]["id"].as_str().unwrap(), "sent")
+        .await;
+
+    let (_, n) = h
+        .get(&format!(
+            "/v25.0/{NUMBER}?fields=whatsapp_business_manager_messaging_limit"
+        ))
+        .await;
+    assert_eq!(n["whatsapp_business_manager_messaging_limit"], "TIER_250");
+    let (_, overview) = h.get("/_sandbox").await;
+    assert_eq!(
+        overview["messaging_limit"]["unique_customers_reached_outside_a_window_in_24h"],
+        250
+    );
+
+    // More than half the limit used this week: one level up six hours later, announced.
+    h.advance_hours(7).await;
+    for _ in 0..400 {
+        let announced = h
+            .receiver
+            .bodies
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|b| {
+                b["entry"][0]["changes"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .any(|c| {
+                c["field"] == "business_capability_update"
+                    && c["value"]["max_daily_conversations_per_business"] == 2_000
+            });
+        if announced {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (_, n) = h
+        .get(&format!(
+            "/v25.0/{NUMBER}?fields=whatsapp_business_manager_messaging_limit,messaging_limit_tier"
+        ))
+        .await;
+    assert_eq!(n["whatsapp_business_manager_messaging_limit"], "TIER_2K");
+    assert_eq!(n["messaging_limit_tier"], "TIER_2K");
+    let (_, r) = h
+        .post(&format!("/v25.0/{NUMBER}/messages"), send(251))
+        .await;
+    h.wait_for_status(r["messages"][0]["id"].as_str().unwrap(), "sent")
+        .await;
+}
