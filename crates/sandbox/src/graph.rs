@@ -1,5 +1,6 @@
 //! The Graph API endpoints, with Meta's answers and Meta's error shapes (cloud-api.md §3).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
@@ -17,7 +18,7 @@ use crate::rules::Category;
 use crate::world::WorldError;
 
 /// The Graph API versions the sandbox answers to (and requests without a version).
-pub const VERSIONS: std::ops::RangeInclusive<u32> = 14..=25;
+pub const VERSIONS: std::ops::RangeInclusive<u32> = 14..=26;
 
 /// A Graph API error, shaped as Meta's: `{"error":{"message":"(#code) …","type":…,"code":…}}`.
 #[derive(Debug, Clone)]
@@ -218,11 +219,12 @@ fn send(
     if sandbox.world().number(number).is_none() {
         return Err(no_such_object(number));
     }
-    let request: Value = serde_json::from_slice(body)
+    let mut request: Value = serde_json::from_slice(body)
         .map_err(|e| GraphError::invalid(format!("the body is not JSON: {e}")))?;
-    if !request.is_object() {
+    let Some(fields) = request.as_object_mut() else {
         return Err(GraphError::invalid("the body must be a JSON object"));
-    }
+    };
+    decode_string_parameters(fields);
     if request.get("messaging_product").and_then(Value::as_str) != Some("whatsapp") {
         return Err(
             GraphError::new(100, "The parameter messaging_product is required.")
@@ -268,6 +270,34 @@ fn send(
         "contacts": [{ "input": accepted.input, "wa_id": wa_id }],
         "messages": [{ "id": accepted.wamid }],
     })))
+}
+
+/// The Graph API takes object parameters JSON-encoded in a string as well (what form-encoded
+/// clients send, and some JSON clients too, e.g. `"contacts": "[{…}]"`): such strings are
+/// decoded for the parameters that can only be objects or arrays.
+fn decode_string_parameters(fields: &mut serde_json::Map<String, Value>) {
+    const STRUCTURED: &[&str] = &[
+        "text",
+        "image",
+        "video",
+        "audio",
+        "document",
+        "sticker",
+        "template",
+        "interactive",
+        "location",
+        "contacts",
+        "reaction",
+        "context",
+    ];
+    for key in STRUCTURED {
+        if let Some(Value::String(encoded)) = fields.get(*key)
+            && let Ok(decoded @ (Value::Object(_) | Value::Array(_))) =
+                serde_json::from_str::<Value>(encoded)
+        {
+            fields.insert((*key).to_owned(), decoded);
+        }
+    }
 }
 
 /// Checks the content of a non-template send against Meta's limits; the category it is priced
@@ -332,6 +362,18 @@ fn mark_read(sandbox: &Sandbox, number: &str, request: &Value) -> Result<Json<Va
     Ok(Json(json!({ "success": true })))
 }
 
+/// Fields of a phone number node that Meta knows and the sandbox has no value for.
+const UNSET_NUMBER_FIELDS: &[&str] = &[
+    "certificate",
+    "new_certificate",
+    "new_name_status",
+    "last_onboarded_time",
+    "country_code",
+    "eligibility_for_api_business_global_search",
+    "new_display_name",
+    "official_business_account",
+];
+
 #[derive(Debug, serde::Deserialize)]
 pub struct Fields {
     fields: Option<String>,
@@ -375,11 +417,33 @@ fn describe(
         .cloned()
         .ok_or_else(|| no_such_object(id))?;
     let (tier, _) = sandbox.world().messaging_limit(sandbox.clock.now_ms());
+    let calling_code = number.calling_code().unwrap_or_default();
     let all = json!({
         "id": number.phone_number_id,
         "display_phone_number": number.display_phone_number,
         "verified_name": "guichet sandbox",
         "quality_rating": "GREEN",
+        "quality_score": { "score": "GREEN" },
+        "status": "CONNECTED",
+        "name_status": "APPROVED",
+        "account_mode": "LIVE",
+        "is_on_biz_app": false,
+        "is_official_business_account": false,
+        "is_pin_enabled": false,
+        "is_preverified_number": false,
+        "search_visibility": "NON_VISIBLE",
+        "country_dial_code": calling_code,
+        "health_status": {
+            "can_send_message": "AVAILABLE",
+            "entities": [{ "entity_type": "PHONE_NUMBER", "id": number.phone_number_id, "can_send_message": "AVAILABLE" }],
+        },
+        "conversational_automation": {
+            "id": number.phone_number_id,
+            "enable_welcome_message": false,
+            "prompts": [],
+            "commands": [],
+        },
+        "webhook_configuration": { "application": sandbox.outbox.callback().map(|c| c.url).unwrap_or_default() },
         "throughput": { "level": "STANDARD" },
         "whatsapp_business_manager_messaging_limit": tier.name(),
         // Deprecated by Meta, still answered for older clients.
@@ -399,6 +463,8 @@ fn describe(
     for field in wanted.split(',').map(str::trim) {
         match all.get(field) {
             Some(v) => out[field] = v.clone(),
+            // Fields of the node that have no value for a sandbox number: Meta leaves them out.
+            None if UNSET_NUMBER_FIELDS.contains(&field) => {}
             None => {
                 return Err(GraphError::new(
                     100,
@@ -417,8 +483,9 @@ pub async fn templates(
     State(sandbox): State<Arc<Sandbox>>,
     Path(waba): Path<String>,
     headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, GraphError> {
-    list_templates(&sandbox, None, &waba, &headers)
+    list_templates(&sandbox, None, &waba, &headers, &query)
 }
 
 /// `GET /{version}/{waba-id}/message_templates`.
@@ -426,26 +493,61 @@ pub async fn templates_versioned(
     State(sandbox): State<Arc<Sandbox>>,
     Path((version, waba)): Path<(String, String)>,
     headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, GraphError> {
-    list_templates(&sandbox, Some(&version), &waba, &headers)
+    list_templates(&sandbox, Some(&version), &waba, &headers, &query)
 }
 
+/// The WABA's templates, filtered as Meta filters them (`name` contains, `status`, `category`,
+/// `language`), at most `limit` of them, with the `summary` when asked for.
 fn list_templates(
     sandbox: &Sandbox,
     version: Option<&str>,
     waba: &str,
     headers: &HeaderMap,
+    query: &HashMap<String, String>,
 ) -> Result<Json<Value>, GraphError> {
     check_version(version)?;
     check_token(sandbox, headers)?;
-    let templates = sandbox
+    let all = sandbox
         .world()
         .templates(waba)
         .map_err(|_| no_such_object(waba))?;
-    Ok(Json(json!({
+    let total = all.len();
+    let wanted = |key: &str, value: &str| {
+        query
+            .get(key)
+            .is_none_or(|w| w.split(',').any(|w| w.trim().eq_ignore_ascii_case(value)))
+    };
+    let limit = query
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(usize::MAX);
+    let templates: Vec<_> = all
+        .into_iter()
+        .filter(|t| {
+            query
+                .get("name")
+                .is_none_or(|n| t.name.contains(&n.to_ascii_lowercase()))
+                && wanted("status", &t.status)
+                && wanted("category", &t.category)
+                && wanted("language", &t.language)
+        })
+        .take(limit)
+        .collect();
+    let mut answer = json!({
         "data": templates,
         "paging": { "cursors": { "before": "", "after": "" } },
-    })))
+    });
+    if query.contains_key("summary") {
+        answer["summary"] = json!({
+            "total_count": templates.len(),
+            "message_template_count": total,
+            "message_template_limit": 250,
+            "are_translations_complete": true,
+        });
+    }
+    Ok(Json(answer))
 }
 
 /// `POST /{waba-id}/message_templates`, unversioned.
@@ -498,27 +600,31 @@ fn new_template(
 pub async fn upload(
     State(sandbox): State<Arc<Sandbox>>,
     Path(number): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<Value>, GraphError> {
-    upload_media(&sandbox, None, &number, &headers, form).await
+    upload_media(&sandbox, None, &number, &query, &headers, form).await
 }
 
 /// `POST /{version}/{phone-number-id}/media`.
 pub async fn upload_versioned(
     State(sandbox): State<Arc<Sandbox>>,
     Path((version, number)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<Value>, GraphError> {
-    upload_media(&sandbox, Some(&version), &number, &headers, form).await
+    upload_media(&sandbox, Some(&version), &number, &query, &headers, form).await
 }
 
-/// Reads Meta's upload form: `messaging_product=whatsapp`, `type=<MIME type>` and `file`.
+/// Reads Meta's upload form: `messaging_product=whatsapp`, `type=<MIME type>` and `file`; as
+/// everywhere in the Graph API, `messaging_product` and `type` may come in the query string.
 async fn upload_media(
     sandbox: &Sandbox,
     version: Option<&str>,
     number: &str,
+    query: &HashMap<String, String>,
     headers: &HeaderMap,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<Value>, GraphError> {
@@ -533,7 +639,9 @@ async fn upload_media(
             e.body_text()
         ))
     })?;
-    let (mut product, mut declared, mut file) = (None, None, None);
+    let mut product = query.get("messaging_product").cloned();
+    let mut declared = query.get("type").cloned();
+    let mut file = None;
     while let Some(field) = form
         .next_field()
         .await

@@ -93,7 +93,8 @@ impl Template {
     pub fn status_update(&self, reason: &str) -> Value {
         json!({
             "event": self.status,
-            "message_template_id": self.id,
+            // A number in Meta's webhooks, where the Graph API gives ids as strings.
+            "message_template_id": self.id.parse::<u64>().map_or_else(|_| json!(self.id), |n| json!(n)),
             "message_template_name": self.name,
             "message_template_language": self.language,
             "message_template_category": self.category,

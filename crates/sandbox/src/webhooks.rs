@@ -200,7 +200,7 @@ impl Outbox {
             self.state().retries.push(batch);
             return;
         };
-        let body = envelope(&batch.updates);
+        let body = envelope(&batch.updates, self.clock.now_ms().div_euclid(1000));
         let outcome = self.post(&callback.url, &body).await;
         if outcome.is_ok() && faults::happens(self.state().faults.webhook_duplicate_rate) {
             let _ = self.post(&callback.url, &body).await;
@@ -254,19 +254,30 @@ impl Outbox {
 }
 
 /// The body of one POST: the updates grouped by WhatsApp Business Account, in order, serialised
-/// as Meta does (compact, non-ASCII as `\uXXXX`).
-pub fn envelope(updates: &[Update]) -> String {
-    let mut entries: Vec<(String, Vec<Value>)> = Vec::new();
+/// as Meta does (compact, non-ASCII as `\uXXXX`). Entries of account and template fields carry
+/// the `time` (Unix seconds) Meta gives them; `messages` entries have none.
+pub fn envelope(updates: &[Update], time_s: i64) -> String {
+    let mut entries: Vec<(&str, bool, Vec<Value>)> = Vec::new();
     for u in updates {
         let change = json!({ "value": u.value, "field": u.field });
-        match entries.iter_mut().find(|(waba, _)| *waba == u.waba_id) {
-            Some((_, changes)) => changes.push(change),
-            None => entries.push((u.waba_id.clone(), vec![change])),
+        let timed = u.field != "messages";
+        match entries
+            .iter_mut()
+            .find(|(waba, t, _)| *waba == u.waba_id && *t == timed)
+        {
+            Some((_, _, changes)) => changes.push(change),
+            None => entries.push((&u.waba_id, timed, vec![change])),
         }
     }
     let entry: Vec<Value> = entries
         .into_iter()
-        .map(|(id, changes)| json!({ "id": id, "changes": changes }))
+        .map(|(id, timed, changes)| {
+            if timed {
+                json!({ "id": id, "time": time_s, "changes": changes })
+            } else {
+                json!({ "id": id, "changes": changes })
+            }
+        })
         .collect();
     let body = json!({ "object": "whatsapp_business_account", "entry": entry });
     wa::signature::escape_non_ascii(&body.to_string())

@@ -32,7 +32,7 @@ impl Number {
         })
     }
 
-    fn calling_code(&self) -> Option<String> {
+    pub fn calling_code(&self) -> Option<String> {
         wa::phone::from_wa_id(&self.display_phone_number)
             .ok()
             .map(|p| p.calling_code().to_owned())
@@ -1066,7 +1066,7 @@ impl World {
         if let Some(c) = rules::conversation(sent_ms, &thread) {
             s["conversation"] = c;
         }
-        statuses_update(&number, &s)
+        statuses_update(&number, &s, self.status_contact(&sent, status))
     }
 
     fn fail(&mut self, wamid: &str, code: i64, at_ms: i64) -> Update {
@@ -1086,7 +1086,25 @@ impl World {
             .unwrap_or_else(|| self.numbers[0].clone());
         let mut s = self.status_object(&sent, "failed", at_ms);
         s["errors"] = json!([error_object(code)]);
-        statuses_update(&number, &s)
+        statuses_update(&number, &s, self.status_contact(&sent, "failed"))
+    }
+
+    /// The `contacts` block of a status webhook: the recipient's `wa_id` and business-scoped id,
+    /// and their username once the message reached them. Meta's documentation says failed
+    /// statuses omit it, but failed statuses captured from Meta carry it, and clients such as
+    /// pywa need it, so the sandbox always sends it.
+    fn status_contact(&self, sent: &Sent, status: &str) -> Value {
+        let Some(customer) = sent.customer.map(|i| &self.customers[i]) else {
+            return json!({ "wa_id": sent.recipient_id });
+        };
+        let mut c = json!({ "wa_id": customer.wa_id });
+        if let Some(id) = &customer.user_id {
+            c["user_id"] = json!(id);
+        }
+        if let (Some(name), "delivered" | "read") = (&customer.username, status) {
+            c["profile"] = json!({ "username": name });
+        }
+        c
     }
 
     fn status_object(&self, sent: &Sent, status: &str, at_ms: i64) -> Value {
@@ -1131,15 +1149,17 @@ impl World {
     }
 }
 
-fn statuses_update(number: &Number, status: &Value) -> Update {
+fn statuses_update(number: &Number, status: &Value, contact: Value) -> Update {
+    let mut value = json!({
+        "messaging_product": "whatsapp",
+        "metadata": number.metadata(),
+        "statuses": [status],
+    });
+    value["contacts"] = Value::Array(vec![contact]);
     Update {
         waba_id: number.waba_id.clone(),
         field: "messages",
-        value: json!({
-            "messaging_product": "whatsapp",
-            "metadata": number.metadata(),
-            "statuses": [status],
-        }),
+        value,
     }
 }
 

@@ -1542,3 +1542,136 @@ async fn the_portfolio_messaging_limit_counts_unique_customers_outside_a_window_
     h.wait_for_status(r["messages"][0]["id"].as_str().unwrap(), "sent")
         .await;
 }
+
+/// What third-party clients were found to rely on (docs/COMPATIBILITY.md).
+#[tokio::test]
+async fn what_third_party_clients_rely_on_is_there() {
+    let h = start(NOV_2026).await;
+    h.customer("+33612345678", json!({ "username": "camille" }))
+        .await;
+    h.customer_says("33612345678", json!({ "text": "Bonjour" }))
+        .await;
+
+    // pywa's default version, and the fields it asks for.
+    let fields = "id,verified_name,display_phone_number,conversational_automation,status,\
+                  quality_rating,quality_score,webhook_configuration,name_status,new_name_status,\
+                  code_verification_status,account_mode,is_on_biz_app,is_official_business_account,\
+                  is_pin_enabled,is_preverified_number,search_visibility,platform_type,throughput,\
+                  eligibility_for_api_business_global_search,health_status,certificate,\
+                  new_certificate,last_onboarded_time,country_code,country_dial_code,\
+                  whatsapp_business_manager_messaging_limit";
+    let (status, n) = h.get(&format!("/v26.0/{NUMBER}?fields={fields}")).await;
+    assert_eq!(status, StatusCode::OK, "{n}");
+    assert_eq!(n["country_dial_code"], "1");
+    assert!(n.get("certificate").is_none(), "no value, left out: {n}");
+    let (status, e) = h
+        .get(&format!("/v26.0/{NUMBER}?fields=no_such_field"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+
+    // Contacts JSON-encoded in a string, as whatsapp-api-js sends them.
+    let card = json!([{ "name": { "formatted_name": "Atelier", "first_name": "Atelier" },
+                        "phones": [{ "phone": "+33100000000", "type": "WORK" }] }]);
+    let (status, r) = h
+        .post(
+            &format!("/v26.0/{NUMBER}/messages"),
+            json!({ "messaging_product": "whatsapp", "to": "33612345678", "type": "contacts",
+                    "contacts": card.to_string() }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let wamid = r["messages"][0]["id"].as_str().unwrap().to_owned();
+    h.wait_for_status(&wamid, "sent").await;
+    let (_, transcript) = h.get("/_sandbox/customers/33612345678/transcript").await;
+    assert_eq!(transcript[0]["message"]["contacts"], card);
+
+    // Status webhooks carry the recipient in `contacts`, failed ones too.
+    let (_, r) = h.send_text("33699999999", "Nobody here").await;
+    let unknown = r["messages"][0]["id"].as_str().unwrap().to_owned();
+    h.wait_for_status(&unknown, "failed").await;
+    let values: Vec<Value> = h
+        .receiver
+        .bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .flat_map(changes)
+        .collect();
+    let contact_of = |id: &str| {
+        values
+            .iter()
+            .find(|v| v["statuses"][0]["id"] == id)
+            .map(|v| v["contacts"][0].clone())
+            .unwrap()
+    };
+    assert_eq!(contact_of(&wamid)["wa_id"], "33612345678");
+    assert!(contact_of(&wamid)["user_id"].is_string());
+    assert_eq!(contact_of(&unknown)["wa_id"], "33699999999");
+    for raw in h.receiver.raw.lock().unwrap().iter() {
+        let (_, report) = wa::webhook::parse(raw.as_bytes()).unwrap();
+        assert!(
+            report.unknown_fields.is_empty(),
+            "{:?}",
+            report.unknown_fields
+        );
+    }
+
+    // Template webhooks have the entry's `time` and a numeric template id.
+    h.post(
+        &format!("/{WABA}/message_templates"),
+        json!({ "name": "visit", "language": "fr", "category": "UTILITY",
+                "components": [{ "type": "BODY", "text": "À demain." }] }),
+    )
+    .await;
+    h.post("/_sandbox/clock/advance", json!({ "seconds": 10 }))
+        .await;
+    let mut entry = Value::Null;
+    for _ in 0..400 {
+        if let Some(e) = h.receiver.bodies.lock().unwrap().iter().find_map(|b| {
+            (b["entry"][0]["changes"][0]["field"] == "message_template_status_update")
+                .then(|| b["entry"][0].clone())
+        }) {
+            entry = e;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(entry["time"].is_i64(), "{entry}");
+    let (_, list) = h
+        .get(&format!(
+            "/v26.0/{WABA}/message_templates?name=VIS&status=APPROVED&summary=total_count"
+        ))
+        .await;
+    assert_eq!(list["data"][0]["name"], "visit", "{list}");
+    assert_eq!(list["summary"]["total_count"], 1);
+    let (_, none) = h
+        .get(&format!("/{WABA}/message_templates?status=REJECTED"))
+        .await;
+    assert_eq!(none["data"].as_array().unwrap().len(), 0);
+    assert!(none.get("summary").is_none());
+    assert!(
+        entry["changes"][0]["value"]["message_template_id"].is_u64(),
+        "{entry}"
+    );
+
+    // whatsapp-api-js puts `messaging_product` in the query string of an upload.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(PNG.to_vec())
+            .file_name("a.png")
+            .mime_str("image/png")
+            .unwrap(),
+    );
+    let r = h
+        .http
+        .post(format!(
+            "{}/v24.0/{NUMBER}/media?messaging_product=whatsapp",
+            h.base
+        ))
+        .bearer_auth(TOKEN)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
