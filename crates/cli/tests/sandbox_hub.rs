@@ -184,6 +184,83 @@ async fn run(db: &TestDb) {
         "[{backend}] {delivered}"
     );
 
+    // Meta on a bad day: every POST twice, updates shuffled, batched and held back. The hub keeps
+    // each customer message exactly once, media and places included.
+    let r = http
+        .put(format!("{sandbox}/_sandbox/faults"))
+        .json(
+            &json!({ "webhook_duplicate_rate": 1.0, "webhook_reorder": true,
+                       "webhook_batch_max": 3, "webhook_delay_ms": 2000 }),
+        )
+        .send()
+        .await
+        .expect("faults");
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    for body in [
+        json!({ "media": { "type": "image", "caption": "La fuite" } }),
+        json!({ "location": { "latitude": 45.764, "longitude": 4.8357, "name": "Chez moi" } }),
+        json!({ "media": { "type": "document" } }),
+        json!({ "text": "Vous venez à quelle heure ?" }),
+    ] {
+        let r = http
+            .post(format!("{sandbox}/_sandbox/customers/33612345678/messages"))
+            .json(&body)
+            .send()
+            .await
+            .expect("customer writes");
+        assert_eq!(
+            r.status(),
+            reqwest::StatusCode::CREATED,
+            "[{backend}] {body}"
+        );
+    }
+    http.post(format!("{sandbox}/_sandbox/clock/advance"))
+        .json(&json!({ "seconds": 3 }))
+        .send()
+        .await
+        .expect("advance");
+    let inbound = poll(|| async {
+        let page: Value = http
+            .get(format!(
+                "{hub}/api/v1/conversations/{id}/messages?order=asc"
+            ))
+            .bearer_auth(API)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        let inbound: Vec<Value> = page["data"]
+            .as_array()?
+            .iter()
+            .filter(|m| m["direction"] == "inbound")
+            .cloned()
+            .collect();
+        (inbound.len() >= 5).then_some(inbound)
+    })
+    .await
+    .unwrap_or_else(|| panic!("[{backend}] the customer's media did not reach the hub"));
+    let mut kinds: Vec<&str> = inbound.iter().filter_map(|m| m["kind"].as_str()).collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        ["document", "image", "location", "text", "text"],
+        "[{backend}] each exactly once"
+    );
+    let stats: Value = http
+        .get(format!("{sandbox}/_sandbox/webhook"))
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        stats["stats"]["duplicated_posts"].as_u64() >= Some(1),
+        "[{backend}] {stats}"
+    );
+
     let _ = stop_hub.send(());
     hub_task
         .await
