@@ -52,12 +52,13 @@ enum Command {
     Config(ConfigCommand),
     /// Run the emulator of Meta's Cloud API alone, for developing any Cloud API client.
     ///
-    /// It answers the Graph API (POST /v25.0/{phone-number-id}/messages, GET /{phone-number-id})
-    /// with the access token below, applies Meta's rules and sends signed webhooks to the
-    /// callback URL. Simulated customers are driven through /_sandbox/: POST
-    /// /_sandbox/customers, POST /_sandbox/customers/{wa_id}/messages, PATCH
+    /// It answers the Graph API (POST /v25.0/{phone-number-id}/messages and /media,
+    /// GET and DELETE /{media-id}, GET /{phone-number-id}, GET and POST
+    /// /{waba-id}/message_templates) with the access token below, applies Meta's rules and
+    /// sends signed webhooks to the callback URL. Simulated customers are driven through
+    /// /_sandbox/: POST /_sandbox/customers, POST /_sandbox/customers/{wa_id}/messages, PATCH
     /// /_sandbox/customers/{wa_id}/behaviour, GET /_sandbox/customers/{wa_id}/transcript, POST
-    /// /_sandbox/clock/advance, PUT /_sandbox/webhook.
+    /// /_sandbox/clock/advance, PUT /_sandbox/webhook, PUT /_sandbox/faults.
     ///
     /// To feed a local guichet: start it with GUICHET_APP_SECRET=sandbox-app-secret and
     /// GUICHET_VERIFY_TOKEN=sandbox-verify-token, then run

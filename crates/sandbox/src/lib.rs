@@ -6,10 +6,13 @@
 //! date, and delivers signed webhooks with Meta's retries. Simulated customers write in through
 //! the control API under `/_sandbox/`, and an emulated clock moves time forward on demand.
 //!
-//! What it emulates so far: text and template messages, templates (created PENDING, reviewed by
-//! explicit rules), mark-as-read and the typing indicator, the phone number node; the 24-hour window (131047), undeliverable numbers (131026), customers who stopped
-//! marketing (131050), the free entry point window after a Click-to-WhatsApp ad; sent, delivered,
-//! read and failed statuses by each customer's behaviour.
+//! What it emulates: sends of every common kind, media (upload, describe, download, delete),
+//! templates (created PENDING, reviewed by explicit rules), the phone number node; Meta's rules
+//! (the 24-hour window, template checks, sizes, throughput, pair rate, marketing caps, portfolio
+//! messaging limits, undeliverable numbers, customers who stopped marketing, the free entry point
+//! window after a Click-to-WhatsApp ad); sent, delivered, read and failed statuses by each
+//! customer's behaviour with the pricing of the emulated date; and faults on demand (see
+//! [`faults`]).
 
 pub mod clock;
 pub mod content;
