@@ -306,18 +306,15 @@ mod tests {
         assert!(store_with("application/pdf", 0).1.is_err());
     }
 
+    fn upload_abc(store: &mut MediaStore) -> String {
+        let abc = bytes::Bytes::from_static(b"abc");
+        store.upload("1", "text/plain", abc, None, 0).unwrap()
+    }
+
     #[test]
     fn uploads_have_a_base64_sha256_and_live_30_days() {
         let mut store = MediaStore::default();
-        let id = store
-            .upload(
-                "1",
-                "text/plain",
-                bytes::Bytes::from_static(b"abc"),
-                None,
-                0,
-            )
-            .unwrap();
+        let id = upload_abc(&mut store);
         assert!(id.len() >= 15 && id.chars().all(|c| c.is_ascii_digit()));
         let item = store.get(&id, 0).unwrap();
         assert_eq!(item.sha256, "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
@@ -328,15 +325,7 @@ mod tests {
     #[test]
     fn download_urls_expire_after_five_minutes_and_cannot_be_edited() {
         let mut store = MediaStore::default();
-        let id = store
-            .upload(
-                "1",
-                "text/plain",
-                bytes::Bytes::from_static(b"abc"),
-                None,
-                0,
-            )
-            .unwrap();
+        let id = upload_abc(&mut store);
         let query = store.url_query(&id, 1_000);
         let hash = query.rsplit("hash=").next().unwrap();
         let expires = 1_000 + URL_TTL_MS;

@@ -1050,23 +1050,22 @@ impl World {
             };
         };
         status.clone_into(&mut sent.status);
-        let sent = sent.clone();
+        // Borrowed, not cloned: this runs for every status, and a send's `message` can be big.
+        let sent = &self.sent[wamid];
         let number = self
             .number(&sent.phone_number_id)
-            .cloned()
-            .unwrap_or_else(|| self.numbers[0].clone());
-        let sent_ms = sent.sent_ms;
+            .unwrap_or(&self.numbers[0]);
+        let no_thread = Thread::default();
         let thread = sent
             .customer
             .and_then(|i| self.customers[i].threads.get(&sent.phone_number_id))
-            .cloned()
-            .unwrap_or_default();
-        let mut s = self.status_object(&sent, status, at_ms);
-        s["pricing"] = rules::pricing(sent.category, sent_ms, &thread);
-        if let Some(c) = rules::conversation(sent_ms, &thread) {
+            .unwrap_or(&no_thread);
+        let mut s = self.status_object(sent, status, at_ms);
+        s["pricing"] = rules::pricing(sent.category, sent.sent_ms, thread);
+        if let Some(c) = rules::conversation(sent.sent_ms, thread) {
             s["conversation"] = c;
         }
-        statuses_update(&number, &s, self.status_contact(&sent, status))
+        statuses_update(number, s, self.status_contact(sent, status))
     }
 
     fn fail(&mut self, wamid: &str, code: i64, at_ms: i64) -> Update {
@@ -1086,7 +1085,7 @@ impl World {
             .unwrap_or_else(|| self.numbers[0].clone());
         let mut s = self.status_object(&sent, "failed", at_ms);
         s["errors"] = json!([error_object(code)]);
-        statuses_update(&number, &s, self.status_contact(&sent, "failed"))
+        statuses_update(&number, s, self.status_contact(&sent, "failed"))
     }
 
     /// The `contacts` block of a status webhook: the recipient's `wa_id` and business-scoped id,
@@ -1149,17 +1148,17 @@ impl World {
     }
 }
 
-fn statuses_update(number: &Number, status: &Value, contact: Value) -> Update {
-    let mut value = json!({
-        "messaging_product": "whatsapp",
-        "metadata": number.metadata(),
-        "statuses": [status],
-    });
-    value["contacts"] = Value::Array(vec![contact]);
+fn statuses_update(number: &Number, status: Value, contact: Value) -> Update {
+    // Built by hand: `json!` would copy `status` and `contact` through the serializer.
+    let mut value = serde_json::Map::new();
+    value.insert("messaging_product".to_owned(), json!("whatsapp"));
+    value.insert("metadata".to_owned(), number.metadata());
+    value.insert("statuses".to_owned(), Value::Array(vec![status]));
+    value.insert("contacts".to_owned(), Value::Array(vec![contact]));
     Update {
         waba_id: number.waba_id.clone(),
         field: "messages",
-        value,
+        value: Value::Object(value),
     }
 }
 

@@ -256,6 +256,22 @@ impl Harness {
     }
 }
 
+impl Harness {
+    /// Creates a one-line template and lets the emulated review approve it.
+    async fn approved_template(&self, name: &str, language: &str, category: &str, body: &str) {
+        let (status, t) = self
+            .post(
+                &format!("/{WABA}/message_templates"),
+                json!({ "name": name, "language": language, "category": category,
+                        "components": [{ "type": "BODY", "text": body }] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{t}");
+        self.post("/_sandbox/clock/advance", json!({ "seconds": 10 }))
+            .await;
+    }
+}
+
 fn changes(body: &Value) -> Vec<Value> {
     body["entry"]
         .as_array()
@@ -881,16 +897,13 @@ async fn rate_limits_answer_at_once_with_metas_codes() {
 #[tokio::test]
 async fn a_customer_gets_at_most_two_marketing_templates_a_day() {
     let h = start(NOV_2026).await;
-    let (status, _) = h
-        .post(
-            &format!("/{WABA}/message_templates"),
-            json!({ "name": "weekly_deals", "language": "fr", "category": "MARKETING",
-                    "components": [{ "type": "BODY", "text": "Les offres de la semaine." }] }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    h.post("/_sandbox/clock/advance", json!({ "seconds": 10 }))
-        .await;
+    h.approved_template(
+        "weekly_deals",
+        "fr",
+        "MARKETING",
+        "Les offres de la semaine.",
+    )
+    .await;
     h.customer("+33612345678", json!({})).await;
     let send = json!({ "messaging_product": "whatsapp", "to": "33612345678", "type": "template",
                        "template": { "name": "weekly_deals", "language": { "code": "fr" } } });
@@ -1248,14 +1261,10 @@ impl Harness {
     }
 }
 
-/// A 1×1 PNG.
-const PNG: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
-    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
-    0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
-    0x42, 0x60, 0x82,
-];
+/// A 1×1 png(), the sandbox's own sample image.
+fn png() -> &'static [u8] {
+    sandbox::media::sample("image").unwrap().1
+}
 
 #[tokio::test]
 async fn media_are_uploaded_described_downloaded_with_the_token_for_five_minutes_and_deleted() {
@@ -1265,7 +1274,7 @@ async fn media_are_uploaded_described_downloaded_with_the_token_for_five_minutes
     h.customer_says("33612345678", json!({ "text": "Une photo ?" }))
         .await;
 
-    let (status, r) = h.upload(upload_form("image/png", PNG.to_vec())).await;
+    let (status, r) = h.upload(upload_form("image/png", png().to_vec())).await;
     assert_eq!(status, StatusCode::OK, "{r}");
     let id = r["id"].as_str().unwrap().to_owned();
 
@@ -1273,7 +1282,7 @@ async fn media_are_uploaded_described_downloaded_with_the_token_for_five_minutes
     assert_eq!(status, StatusCode::OK, "{m}");
     assert_eq!(m["messaging_product"], "whatsapp");
     assert_eq!(m["mime_type"], "image/png");
-    assert_eq!(m["file_size"], PNG.len().to_string());
+    assert_eq!(m["file_size"], png().len().to_string());
     assert_eq!(m["id"], id.as_str());
     assert!(m["sha256"].as_str().unwrap().ends_with('='), "base64: {m}");
     let url = m["url"].as_str().unwrap().to_owned();
@@ -1285,7 +1294,7 @@ async fn media_are_uploaded_described_downloaded_with_the_token_for_five_minutes
     let file = h.http.get(&url).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(file.status(), StatusCode::OK);
     assert_eq!(file.headers()["content-type"], "image/png");
-    assert_eq!(file.bytes().await.unwrap().as_ref(), PNG);
+    assert_eq!(file.bytes().await.unwrap().as_ref(), png());
 
     let (status, r) = h
         .post(
@@ -1364,7 +1373,7 @@ async fn uploads_are_checked_for_type_size_and_form() {
 
     let no_product = reqwest::multipart::Form::new().part(
         "file",
-        reqwest::multipart::Part::bytes(PNG.to_vec())
+        reqwest::multipart::Part::bytes(png().to_vec())
             .mime_str("image/png")
             .unwrap(),
     );
@@ -1457,16 +1466,13 @@ async fn the_portfolio_messaging_limit_counts_unique_customers_outside_a_window_
         ..sandbox::Limits::default()
     };
     let h = start_with(NOV_2026, limits).await;
-    let (status, _) = h
-        .post(
-            &format!("/{WABA}/message_templates"),
-            json!({ "name": "visit_reminder", "language": "fr", "category": "UTILITY",
-                    "components": [{ "type": "BODY", "text": "Le technicien passe demain." }] }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    h.post("/_sandbox/clock/advance", json!({ "seconds": 10 }))
-        .await;
+    h.approved_template(
+        "visit_reminder",
+        "fr",
+        "UTILITY",
+        "Le technicien passe demain.",
+    )
+    .await;
     let phone = |i: usize| format!("336{i:08}");
     for i in 0..=251 {
         h.customer(&format!("+{}", phone(i)), json!({})).await;
@@ -1617,13 +1623,7 @@ async fn what_third_party_clients_rely_on_is_there() {
     }
 
     // Template webhooks have the entry's `time` and a numeric template id.
-    h.post(
-        &format!("/{WABA}/message_templates"),
-        json!({ "name": "visit", "language": "fr", "category": "UTILITY",
-                "components": [{ "type": "BODY", "text": "À demain." }] }),
-    )
-    .await;
-    h.post("/_sandbox/clock/advance", json!({ "seconds": 10 }))
+    h.approved_template("visit", "fr", "UTILITY", "À demain.")
         .await;
     let mut entry = Value::Null;
     for _ in 0..400 {
@@ -1657,7 +1657,7 @@ async fn what_third_party_clients_rely_on_is_there() {
     // whatsapp-api-js puts `messaging_product` in the query string of an upload.
     let form = reqwest::multipart::Form::new().part(
         "file",
-        reqwest::multipart::Part::bytes(PNG.to_vec())
+        reqwest::multipart::Part::bytes(png().to_vec())
             .file_name("a.png")
             .mime_str("image/png")
             .unwrap(),
