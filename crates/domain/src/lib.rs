@@ -2,10 +2,14 @@
 //! clock of their own — the time is always passed in, and rule time is Meta's time
 //! (cloud-api.md §10.3, ARCHITECTURE.md "Rules that hold everywhere").
 
+pub mod category;
 pub mod conversation;
 pub mod delivery;
 pub mod identity;
+pub mod policy;
+pub mod pricing;
 pub mod time;
 pub mod window;
 
+pub use category::Category;
 pub use time::Timestamp;
