@@ -63,8 +63,8 @@ WEBHOOK_PATH="/webhooks/whatsapp"
 
 ALL_TARGETS=(plain pywa guichet-sqlite guichet-postgres)
 
-log() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/common.sh
+source "$BENCH_DIR/common.sh"
 
 targets=("$@")
 if [[ ${#targets[@]} -eq 0 ]]; then
@@ -95,22 +95,6 @@ SERVER_PID=""
 PG_DB=""
 GUICHET_BUILD_FAILED=0
 
-stop_server() {
-  if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    local i
-    for ((i = 0; i < 100; i++)); do
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$SERVER_PID" 2>/dev/null; then
-      kill -KILL "$SERVER_PID" 2>/dev/null || true
-    fi
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
-  SERVER_PID=""
-}
-
 drop_pg_db() {
   if [[ -n "$PG_DB" ]]; then
     psql -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d postgres -q -v ON_ERROR_STOP=1 \
@@ -127,46 +111,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-# A free TCP port on 127.0.0.1 (nothing answers on it).
-free_port() {
-  local port i
-  for ((i = 0; i < 200; i++)); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      echo "$port"
-      return 0
-    fi
-  done
-  die "found no free port"
-}
-
-# wait_ready URL MODE: MODE "any" accepts any HTTP answer, "ok" only 200. On failure, the reason
-# is in NOT_READY.
-NOT_READY=""
-wait_ready() {
-  local url="$1" mode="$2" code status i
-  for ((i = 0; i < 600; i++)); do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-      status=0
-      wait "$SERVER_PID" 2>/dev/null || status=$?
-      SERVER_PID=""
-      NOT_READY="the server exited with status $status before it was ready"
-      return 1
-    fi
-    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" || true)"
-    if [[ "$mode" == any && "$code" != 000 ]] || [[ "$code" == 200 ]]; then
-      return 0
-    fi
-    sleep 0.1
-  done
-  if [[ "$mode" == any ]]; then
-    NOT_READY="$url did not answer within 60 s"
-  else
-    NOT_READY="$url did not answer 200 within 60 s (last answer: HTTP $code)"
-  fi
-  return 1
-}
 
 # Sum of the samples of a Prometheus metric, or nothing when it is absent.
 metric_value() {
@@ -243,24 +187,6 @@ run_load() {
     --label "$target" --json-out "$WORK_DIR/$target.json" --server-pid "$SERVER_PID" "$@"
 }
 
-show_log() {
-  local file="$1"
-  if [[ -s "$file" ]]; then
-    log "last lines of the server log:"
-    tail -n 30 "$file" >&2
-  fi
-}
-
-# Busy share (%) of the machine's CPU over one second, from /proc/stat.
-machine_busy() {
-  local t1 i1 t2 i2
-  read -r t1 i1 < <(awk '/^cpu / { for (i = 2; i <= 9; i++) t += $i; print t, $5 + $6 }' /proc/stat)
-  sleep 1
-  read -r t2 i2 < <(awk '/^cpu / { for (i = 2; i <= 9; i++) t += $i; print t, $5 + $6 }' /proc/stat)
-  awk -v t="$((t2 - t1))" -v i="$((i2 - i1))" \
-    'BEGIN { if (t > 0) printf "%.0f\n", 100 * (t - i) / t; else print 0 }'
-}
-
 reports=()
 drains=()
 notes=()
@@ -269,24 +195,12 @@ failed=()
 # Each target runs alone: start the server on a free port, wait until it answers, load it,
 # stop it. A target that fails is reported and the others still run.
 run_target() {
-  local target="$1" port url server_log="$WORK_DIR/$1.log" busy waited=0
+  local target="$1" port url server_log="$WORK_DIR/$1.log"
   if [[ "$target" == guichet-* && "$GUICHET_BUILD_FAILED" == 1 ]]; then
     failed+=("$target=guichet did not build")
     return 1
   fi
-  busy="$(machine_busy)"
-  while ((busy >= 10 && waited < QUIET_WAIT)); do
-    if ((waited == 0)); then
-      log "$target: the machine is $busy % busy; waiting up to $QUIET_WAIT s for it to calm down"
-    fi
-    sleep 4
-    waited=$((waited + 5))
-    busy="$(machine_busy)"
-  done
-  if ((busy >= 10)); then
-    log "$target: WARNING: the machine was $busy % busy before the run; results will be low"
-    notes+=("$target=the machine was $busy % busy with other work just before this target ran")
-  fi
+  wait_quiet "$target"
   port="$(free_port)"
   url="http://127.0.0.1:$port$WEBHOOK_PATH"
   local ready_url="$url" ready_mode=any load_requests="$REQUESTS" load_warmup="$WARMUP"
@@ -401,15 +315,10 @@ for var in BENCH_CONNECTIONS BENCH_REQUESTS BENCH_WARMUP BENCH_PYWA_REQUESTS BEN
     command_line="$var=${!var} $command_line"
   fi
 done
-cpu_model="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)"
+describe_machine
 meta=(
   --meta "command=\`$command_line\`"
-  --meta "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
-  --meta "cores (nproc)=$NPROC"
-  --meta "CPU=${cpu_model:-unknown}"
-  --meta "memory=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo 2>/dev/null || true)"
-  --meta "kernel=$(uname -sr)"
-  --meta "rustc=$(rustc --version 2>/dev/null || echo unknown)"
+  "${machine_meta[@]}"
   --meta "load generator=webhook-load, $CONNECTIONS connections, $LOAD_THREADS threads, on the same machine"
 )
 if wants pywa || wants pywa-sync; then

@@ -177,6 +177,172 @@ impl Report {
     }
 }
 
+/// The result of one `sandbox-load` run: Graph API sends, and the status webhooks they caused.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SendReport {
+    /// Name of the target, e.g. `plain` or `sandbox`.
+    pub label: String,
+    /// Where the sends were posted.
+    pub url: String,
+    /// Only the sends were measured (a server that sends no webhooks, like the plain handler).
+    pub baseline: bool,
+    /// Sends per second offered, when paced (an open loop); none when each connection sent as
+    /// soon as it had its previous answer (a closed loop).
+    pub rate: Option<f64>,
+    /// Concurrent keep-alive connections, each sending requests back to back.
+    pub connections: usize,
+    /// Sends made before measuring (not counted below).
+    pub warmup: usize,
+    /// Measured sends.
+    pub requests: u64,
+    /// Simulated customers the sends go to, round robin.
+    pub customers: usize,
+    /// Sends answered 200 with a wamid.
+    pub successes: u64,
+    /// Other answers, by `HTTP <status>` and Graph error code (`HTTP 400 #131056`).
+    pub failures: BTreeMap<String, u64>,
+    /// Sends without an HTTP answer (connection refused or reset, timeout).
+    pub transport_errors: u64,
+    /// Transport errors by kind.
+    pub transport_errors_by_kind: BTreeMap<String, u64>,
+    /// New connections opened after the first one of each connection slot.
+    pub reconnects: u64,
+    /// From the first measured send to the last answer.
+    pub wall_time_s: f64,
+    /// Sends answered 200 per second of `wall_time_s`.
+    pub sends_per_s: f64,
+    /// Latency of answered sends.
+    pub latency_ms: Latency,
+    /// Mean body size of a send.
+    pub mean_body_bytes: f64,
+    /// The statuses waited for: `sent`, `delivered`, `read`.
+    pub statuses_waited: Vec<String>,
+    /// Status updates received for the measured sends, by status, each (wamid, status) once.
+    pub statuses: BTreeMap<String, u64>,
+    /// Measured sends still missing a status waited for when the wait ended.
+    pub statuses_missing: u64,
+    /// From the first measured send until every measured send's `sent` status had arrived.
+    pub all_sent_s: Option<f64>,
+    /// From the first measured send until every status waited for had arrived.
+    pub all_statuses_s: Option<f64>,
+    /// How long after the last answer the last status waited for arrived.
+    pub status_lag_s: Option<f64>,
+    /// For each measured send, from reading its answer to receiving its `sent` status.
+    pub sent_status_lag_ms: Option<Latency>,
+    /// For each measured send, from reading its answer to receiving the last status waited for
+    /// (`delivered` is due one emulated second after the send, so this includes that second).
+    pub last_status_lag_ms: Option<Latency>,
+    /// Status updates of measured sends per second, from the first measured send to the last
+    /// status waited for.
+    pub statuses_per_s: Option<f64>,
+    /// Sends answered 200 per second counting until their last status waited for arrived: the
+    /// rate at which the sandbox sends and reports.
+    pub sends_with_statuses_per_s: Option<f64>,
+    /// Webhook POSTs received from the first measured send to the end of the wait.
+    pub webhook_posts: u64,
+    /// Status updates those POSTs carried (all sends, warmup included).
+    pub webhook_updates: u64,
+    /// Webhook POSTs whose signature did not verify (answered 401, not counted).
+    pub bad_signatures: u64,
+    /// A (wamid, status) received again.
+    pub duplicate_statuses: u64,
+    /// CPU seconds of the load generator and its webhook receiver, from the first measured send
+    /// to the end of the wait.
+    pub generator_cpu_s: Option<f64>,
+    /// Worker threads of the load generator (the receiver runs on them too).
+    pub generator_threads: usize,
+    /// CPU seconds of the server under test while sending (first measured send to last answer).
+    pub server_cpu_sends_s: Option<f64>,
+    /// CPU seconds of the server under test from the first measured send to the end of the wait.
+    pub server_cpu_s: Option<f64>,
+    /// Seconds from the first measured send to the end of the wait.
+    pub total_time_s: f64,
+    /// Busy CPU seconds of the whole machine from the first measured send to the end of the wait.
+    pub machine_busy_cpu_s: Option<f64>,
+    /// CPU seconds the machine had in that time (wall time × cores).
+    pub machine_cpu_capacity_s: Option<f64>,
+    /// Seconds the set-up took (customers created, their first messages delivered).
+    pub setup_s: f64,
+}
+
+impl SendReport {
+    /// Non-200 answers plus transport errors.
+    #[must_use]
+    pub fn errors(&self) -> u64 {
+        self.failures.values().sum::<u64>() + self.transport_errors
+    }
+
+    /// CPU seconds used by processes other than the server and the load generator, when known.
+    #[must_use]
+    pub fn other_cpu_s(&self) -> Option<f64> {
+        let busy = self.machine_busy_cpu_s?;
+        let ours = self.server_cpu_s? + self.generator_cpu_s?;
+        Some((busy - ours).max(0.0))
+    }
+
+    /// One line for a human.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let mut errors = String::new();
+        for (kind, n) in self.failures.iter().chain(&self.transport_errors_by_kind) {
+            errors.push_str(&format!(" {kind}: {n};"));
+        }
+        if errors.is_empty() {
+            errors.push_str(" none");
+        }
+        let l = &self.latency_ms;
+        let pace = self
+            .rate
+            .map_or_else(String::new, |r| format!(" paced at {r:.0}/s"));
+        let mut line = format!(
+            "{label}: {req} sends at {conns} connections{pace} in {wall:.2} s = {sps:.0} sends/s \
+             ({ok} x 200); p50 {p50:.2} ms, p99 {p99:.2} ms, p99.9 {p999:.2} ms, max {max:.2} ms; \
+             errors:{errors}",
+            label = self.label,
+            req = self.requests,
+            conns = self.connections,
+            wall = self.wall_time_s,
+            sps = self.sends_per_s,
+            ok = self.successes,
+            p50 = l.p50,
+            p99 = l.p99,
+            p999 = l.p999,
+            max = l.max,
+        );
+        if !self.baseline {
+            let statuses: Vec<String> = self
+                .statuses
+                .iter()
+                .map(|(s, n)| format!("{n} {s}"))
+                .collect();
+            line.push_str(&format!(
+                "; statuses: {}; missing {}",
+                statuses.join(", "),
+                self.statuses_missing
+            ));
+            if let (Some(all), Some(rate), Some(sends)) = (
+                self.all_statuses_s,
+                self.statuses_per_s,
+                self.sends_with_statuses_per_s,
+            ) {
+                line.push_str(&format!(
+                    "; all in after {all:.2} s = {rate:.0} statuses/s, {sends:.0} sends/s with \
+                     their statuses; {posts} webhook POSTs",
+                    posts = self.webhook_posts
+                ));
+            }
+            if let (Some(sent), Some(last)) = (&self.sent_status_lag_ms, &self.last_status_lag_ms) {
+                line.push_str(&format!(
+                    "; answer to `sent` status p50 {:.1} ms, p99 {:.1} ms; to the last status p50 \
+                     {:.1} ms, p99 {:.1} ms",
+                    sent.p50, sent.p99, last.p50, last.p99
+                ));
+            }
+        }
+        line
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,6 @@
 )]
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,16 +24,15 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use clap::Parser;
+use guichet_bench::client::{self, Sender, Slot, Target};
+use guichet_bench::cpu::{cpu_seconds, machine_cpu_seconds, tree_cpu_seconds};
 use guichet_bench::payload::{self, EventKind, PayloadConfig};
 use guichet_bench::report::{Latency, Report};
-use http_body_util::{BodyExt as _, Full};
-use hyper::client::conn::http1::SendRequest;
+use http_body_util::Full;
 use hyper::header::{CONTENT_TYPE, HOST, HeaderValue, USER_AGENT};
-use hyper::{Method, Request, StatusCode, Uri};
-use hyper_util::rt::TokioIo;
+use hyper::{Method, Request, StatusCode};
 use rand::Rng as _;
 use rand::distr::Alphanumeric;
-use tokio::net::TcpStream;
 
 /// Post signed, realistic WhatsApp webhooks at a receiver and report events/s and latency.
 #[derive(Debug, Parser)]
@@ -98,15 +96,6 @@ struct Args {
     database_pid: Option<u32>,
 }
 
-/// Where and how to send.
-#[derive(Debug)]
-struct Target {
-    addr: SocketAddr,
-    host: HeaderValue,
-    path: Uri,
-    timeout: Duration,
-}
-
 /// A request ready to go: the body and its signature header.
 #[derive(Debug)]
 struct Prepared {
@@ -138,13 +127,6 @@ impl Tally {
     fn transport_error(&mut self, kind: &str) {
         *self.transport.entry(kind.to_owned()).or_default() += 1;
     }
-}
-
-/// One connection slot: the open connection, if any, and whether it ever connected.
-#[derive(Debug, Default)]
-struct Slot {
-    sender: Option<SendRequest<Full<Bytes>>>,
-    connected_before: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -180,7 +162,11 @@ fn unix_now() -> u64 {
 }
 
 async fn run(args: &Args, threads: usize) -> anyhow::Result<Report> {
-    let target = Arc::new(target(args).await?);
+    let target = Arc::new(
+        Target::resolve(&args.url, Duration::from_secs(args.timeout_secs))
+            .await
+            .context("--url")?,
+    );
     let run_id = args.run_id.clone().unwrap_or_else(|| {
         rand::rng()
             .sample_iter(&Alphanumeric)
@@ -240,7 +226,7 @@ async fn run(args: &Args, threads: usize) -> anyhow::Result<Report> {
             body: spare.body.clone(),
             signature: HeaderValue::from_str(&wrong)?,
         };
-        let mut sender = connect(&target)
+        let mut sender = client::connect(&target)
             .await
             .context("connecting for the bad-signature check")?;
         let status = send(&target, &mut sender, &req)
@@ -338,34 +324,6 @@ async fn run(args: &Args, threads: usize) -> anyhow::Result<Report> {
     })
 }
 
-async fn target(args: &Args) -> anyhow::Result<Target> {
-    let uri: Uri = args
-        .url
-        .parse()
-        .with_context(|| format!("--url {}", args.url))?;
-    if uri.scheme_str() != Some("http") {
-        bail!("--url must be a plain http:// URL");
-    }
-    let authority = uri.authority().context("--url has no host")?;
-    let port = authority.port_u16().unwrap_or(80);
-    let addr = tokio::net::lookup_host((authority.host(), port))
-        .await
-        .with_context(|| format!("resolving {}", authority.host()))?
-        .next()
-        .with_context(|| format!("{} resolves to no address", authority.host()))?;
-    let path: Uri = uri
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .parse()
-        .context("--url path")?;
-    Ok(Target {
-        addr,
-        host: HeaderValue::from_str(authority.as_str())?,
-        path,
-        timeout: Duration::from_secs(args.timeout_secs),
-    })
-}
-
 /// Runs requests `range` of `prepared` over the connection slots, one task per slot, and gives
 /// the slots back for the next phase.
 async fn phase(
@@ -413,7 +371,7 @@ async fn worker(
         if i >= end {
             break;
         }
-        let mut sender = match ready_sender(target, &mut slot, &mut tally).await {
+        let mut sender = match slot.ready(target, &mut tally.reconnects).await {
             Ok(sender) => sender,
             Err(kind) => {
                 // The request is lost; back off a little so a dead server does not spin us.
@@ -430,7 +388,7 @@ async fn worker(
                     .latencies_us
                     .push(u32::try_from(micros).unwrap_or(u32::MAX));
                 *tally.statuses.entry(status.as_u16()).or_default() += 1;
-                slot.sender = Some(sender);
+                slot.keep(sender);
             }
             Err(kind) => tally.transport_error(kind),
         }
@@ -438,43 +396,10 @@ async fn worker(
     (slot, tally)
 }
 
-/// The slot's connection, ready for a request; reconnects when the server closed it.
-async fn ready_sender(
-    target: &Target,
-    slot: &mut Slot,
-    tally: &mut Tally,
-) -> Result<SendRequest<Full<Bytes>>, &'static str> {
-    if let Some(mut sender) = slot.sender.take()
-        && sender.ready().await.is_ok()
-    {
-        return Ok(sender);
-    }
-    if slot.connected_before {
-        tally.reconnects += 1;
-    }
-    let mut sender = connect(target).await.map_err(|_| "connect failed")?;
-    slot.connected_before = true;
-    sender.ready().await.map_err(|_| "connection closed")?;
-    Ok(sender)
-}
-
-async fn connect(target: &Target) -> anyhow::Result<SendRequest<Full<Bytes>>> {
-    let stream = TcpStream::connect(target.addr)
-        .await
-        .with_context(|| format!("connecting to {}", target.addr))?;
-    stream.set_nodelay(true)?;
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(async move {
-        // Errors surface on the request that was in flight.
-        drop(connection.await);
-    });
-    Ok(sender)
-}
-
 /// Posts one webhook and reads the whole answer.
 async fn send(
     target: &Target,
-    sender: &mut SendRequest<Full<Bytes>>,
+    sender: &mut Sender,
     req: &Prepared,
 ) -> Result<StatusCode, &'static str> {
     let request = Request::builder()
@@ -486,122 +411,7 @@ async fn send(
         .header("x-hub-signature-256", req.signature.clone())
         .body(Full::new(req.body.clone()))
         .map_err(|_| "bad request")?;
-    let exchange = async {
-        let response = sender.send_request(request).await?;
-        let status = response.status();
-        response.into_body().collect().await?;
-        Ok::<_, hyper::Error>(status)
-    };
-    match tokio::time::timeout(target.timeout, exchange).await {
-        Ok(Ok(status)) => Ok(status),
-        Ok(Err(e)) if e.is_incomplete_message() => Err("connection closed mid-request"),
-        Ok(Err(e)) if e.is_canceled() => Err("request canceled"),
-        Ok(Err(_)) => Err("http error"),
-        Err(_) => Err("timeout"),
-    }
-}
-
-/// Linux reports CPU time in clock ticks of 1/100 s to user space.
-const TICKS_PER_SECOND: f64 = 100.0;
-
-/// Parent pid and user + system CPU ticks from the text of a /proc/PID/stat file.
-fn parse_stat(stat: &str) -> Option<(u32, u64)> {
-    // Fields after the parenthesised command name start at field 3: ppid is field 4, utime and
-    // stime are fields 14 and 15.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().take(13).collect();
-    let ppid = fields.get(1)?.parse().ok()?;
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((ppid, utime + stime))
-}
-
-/// User + system CPU seconds of this process.
-fn cpu_seconds() -> Option<f64> {
-    let (_, ticks) = parse_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
-    #[expect(clippy::cast_precision_loss, reason = "tick counts are far below 2^52")]
-    Some(ticks as f64 / TICKS_PER_SECOND)
-}
-
-/// Busy and total CPU seconds of the whole machine (all cores), from /proc/stat. Busy is user +
-/// nice + system time, what processes use; interrupt time (loopback networking), steal and idle
-/// are in the total only.
-fn machine_cpu_seconds() -> Option<(f64, f64)> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
-    // user nice system idle iowait irq softirq steal (guest time is included in user).
-    let ticks: Vec<u64> = line
-        .split_whitespace()
-        .skip(1)
-        .take(8)
-        .map(str::parse)
-        .collect::<Result<_, _>>()
-        .ok()?;
-    let total: u64 = ticks.iter().sum();
-    let busy: u64 = ticks.iter().take(3).sum();
-    #[expect(clippy::cast_precision_loss, reason = "tick counts are far below 2^52")]
-    Some((
-        busy as f64 / TICKS_PER_SECOND,
-        total as f64 / TICKS_PER_SECOND,
-    ))
-}
-
-/// User + system CPU seconds of process `root` and its live descendants (e.g. uvicorn's
-/// workers).
-fn tree_cpu_seconds(root: u32) -> Option<f64> {
-    let mut procs = Vec::new();
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if let Some((ppid, ticks)) = std::fs::read_to_string(entry.path().join("stat"))
-            .ok()
-            .as_deref()
-            .and_then(parse_stat)
-        {
-            procs.push((pid, ppid, ticks));
-        }
-    }
-    if !procs.iter().any(|&(pid, _, _)| pid == root) {
-        return None;
-    }
-    let mut tree = vec![root];
-    let mut ticks = 0;
-    while let Some(parent) = tree.pop() {
-        for &(pid, ppid, t) in &procs {
-            if pid == parent {
-                ticks += t;
-            }
-            if ppid == parent {
-                tree.push(pid);
-            }
-        }
-    }
-    #[expect(clippy::cast_precision_loss, reason = "tick counts are far below 2^52")]
-    Some(ticks as f64 / TICKS_PER_SECOND)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_proc_stat_even_with_odd_command_names() {
-        let stat = "4242 (uvicorn: (worker) 1) S 4200 4242 4200 0 -1 4194560 2500 0 0 0 \
-                    731 58 0 0 20 0 3 0 1234 567890 1234 18446744073709551615";
-        assert_eq!(parse_stat(stat), Some((4200, 789)));
-        assert_eq!(parse_stat("garbage"), None);
-    }
-
-    #[test]
-    fn reads_own_cpu_time() {
-        assert!(cpu_seconds().is_some_and(|s| s >= 0.0));
-        assert!(tree_cpu_seconds(std::process::id()).is_some());
-        let (busy, total) = machine_cpu_seconds().unwrap();
-        assert!(busy <= total);
-    }
+    client::exchange(sender, request, target.timeout)
+        .await
+        .map(|(status, _)| status)
 }

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Parser;
 use guichet_bench::report::Report;
+use guichet_bench::table::{key_value, push_run, thousands};
 use serde::Serialize;
 
 /// Build the webhook-ingest results table from `webhook-load --json-out` files.
@@ -47,12 +48,6 @@ struct Args {
     /// Write the combined JSON here.
     #[arg(long)]
     json_out: Option<PathBuf>,
-}
-
-fn key_value(s: &str) -> Result<(String, String), String> {
-    s.split_once('=')
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
 }
 
 #[derive(Debug, Serialize)]
@@ -144,24 +139,6 @@ fn main() -> anyhow::Result<()> {
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
-}
-
-fn thousands(x: f64) -> String {
-    #[expect(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        reason = "rates are small positive numbers"
-    )]
-    let n = x.round().max(0.0) as u64;
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn errors_cell(report: &Report) -> String {
@@ -322,11 +299,6 @@ fn markdown(args: &Args, rows: &[Row]) -> String {
         md.push_str(".\n");
     }
 
-    if !args.meta.is_empty() {
-        md.push_str("\nRun:\n\n");
-        for (key, value) in &args.meta {
-            let _ = writeln!(md, "- {key}: {value}");
-        }
-    }
+    push_run(&mut md, &args.meta);
     md
 }

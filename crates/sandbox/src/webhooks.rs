@@ -8,13 +8,18 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio::sync::{Notify, Semaphore};
 
 use crate::clock::Clock;
 use crate::faults::{self, Faults};
 use crate::rules;
 use crate::world::Update;
+
+/// Webhook POSTs in flight at once, at most. Meta does not wait for the answer to one POST before
+/// making the next; 64 at a time let the sandbox deliver the statuses of thousands of sends a second
+/// to a receiver on the same machine (with 16, it fell behind them).
+const IN_FLIGHT: usize = 64;
 
 /// Where webhooks go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -41,9 +46,31 @@ pub struct Stats {
     pub pending_updates: u64,
 }
 
+/// An update waiting for delivery, its value already serialised: a few hundred bytes in one piece
+/// rather than a tree of maps, which matters when tens of thousands wait at once.
+#[derive(Debug)]
+struct Pending {
+    waba_id: String,
+    field: &'static str,
+    value: Box<RawValue>,
+}
+
+impl From<Update> for Pending {
+    fn from(u: Update) -> Self {
+        // Serialising a `Value` cannot fail: its keys are strings.
+        let value =
+            serde_json::value::to_raw_value(&u.value).unwrap_or_else(|_| RawValue::NULL.to_owned());
+        Self {
+            waba_id: u.waba_id,
+            field: u.field,
+            value,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Batch {
-    updates: Vec<Update>,
+    updates: Vec<Pending>,
     /// Attempts made so far.
     attempts: u32,
     first_ms: i64,
@@ -57,7 +84,7 @@ struct State {
     /// does not parse, which every attempt then fails with).
     url: Option<Result<reqwest::Url, String>>,
     /// New updates, each with when it may go (later than now under the delay fault).
-    fresh: VecDeque<(Update, i64)>,
+    fresh: VecDeque<(Pending, i64)>,
     retries: Vec<Batch>,
     stats: Stats,
     faults: Faults,
@@ -111,11 +138,13 @@ impl Outbox {
     }
 
     pub fn push(&self, updates: impl IntoIterator<Item = Update>) {
+        // Serialised before the lock is taken, so that the delivery loop does not wait for it.
+        let pending: Vec<Pending> = updates.into_iter().map(Pending::from).collect();
         let mut state = self.state();
         let before = state.fresh.len();
         let delay = i64::try_from(state.faults.webhook_delay_ms).unwrap_or(i64::MAX / 2);
         let due = self.clock.now_ms().saturating_add(delay);
-        state.fresh.extend(updates.into_iter().map(|u| (u, due)));
+        state.fresh.extend(pending.into_iter().map(|u| (u, due)));
         if state.fresh.len() > before {
             drop(state);
             self.wake.notify_one();
@@ -147,9 +176,9 @@ impl Outbox {
         Ok(())
     }
 
-    /// Delivers until the process ends.
+    /// Delivers until the process ends, [`IN_FLIGHT`] POSTs at a time at most.
     pub async fn run(self: Arc<Self>) {
-        let in_flight = Arc::new(Semaphore::new(16));
+        let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
         loop {
             let batches = self.take(self.clock.now_ms());
             if batches.is_empty() {
@@ -208,9 +237,13 @@ impl Outbox {
             self.state().retries.push(batch);
             return;
         };
-        let body = Bytes::from(envelope(
-            &batch.updates,
-            self.clock.now_ms().div_euclid(1000),
+        let time_s = self.clock.now_ms().div_euclid(1000);
+        let body = Bytes::from(write_envelope(
+            batch
+                .updates
+                .iter()
+                .map(|u| (u.waba_id.as_str(), u.field, &*u.value)),
+            time_s,
         ));
         let outcome = match &url {
             Ok(url) => self.post(url, &body).await,
@@ -272,26 +305,32 @@ impl Outbox {
 /// The body of one POST: the updates grouped by WhatsApp Business Account, in order, serialised
 /// as Meta does (compact, non-ASCII as `\uXXXX`). Entries of account and template fields carry
 /// the `time` (Unix seconds) Meta gives them; `messages` entries have none.
-///
-/// The updates are serialised where they are, not copied into a new `Value` first: at thousands
-/// of webhooks a second the copy cost more than the rest of the body. The keys come out in the
-/// order a `serde_json` object gives them (sorted), as they always have.
 pub fn envelope(updates: &[Update], time_s: i64) -> String {
-    let mut entry: Vec<EntryOut<'_>> = Vec::new();
-    for u in updates {
-        let change = ChangeOut {
-            field: u.field,
-            value: &u.value,
-        };
-        let time = (u.field != "messages").then_some(time_s);
-        match entry
-            .iter_mut()
-            .find(|e| e.id == u.waba_id && e.time == time)
-        {
+    write_envelope(
+        updates
+            .iter()
+            .map(|u| (u.waba_id.as_str(), u.field, &u.value)),
+        time_s,
+    )
+}
+
+/// [`envelope`] of updates given as (account, field, value). The values are written where they
+/// are, not copied into a new `Value` first: at thousands of webhooks a second the copy cost more
+/// than the rest of the body. The keys come out in the order of a `serde_json` object (sorted),
+/// as they did when the envelope was a `Value`.
+fn write_envelope<'a, V: Serialize + ?Sized + 'a>(
+    updates: impl Iterator<Item = (&'a str, &'static str, &'a V)>,
+    time_s: i64,
+) -> String {
+    let mut entry: Vec<EntryOut<'a, V>> = Vec::new();
+    for (waba_id, field, value) in updates {
+        let change = ChangeOut { field, value };
+        let time = (field != "messages").then_some(time_s);
+        match entry.iter_mut().find(|e| e.id == waba_id && e.time == time) {
             Some(e) => e.changes.push(change),
             None => entry.push(EntryOut {
                 changes: vec![change],
-                id: &u.waba_id,
+                id: waba_id,
                 time,
             }),
         }
@@ -300,7 +339,7 @@ pub fn envelope(updates: &[Update], time_s: i64) -> String {
         entry,
         object: "whatsapp_business_account",
     };
-    // Serialising borrowed strings and `Value`s into a `String` cannot fail.
+    // Serialising strings and JSON values into a `String` cannot fail.
     let json = serde_json::to_string(&body).unwrap_or_default();
     if json.is_ascii() {
         json
@@ -309,25 +348,25 @@ pub fn envelope(updates: &[Update], time_s: i64) -> String {
     }
 }
 
-/// What [`envelope`] serialises, field by field in sorted order.
+/// What [`envelope`] writes, field by field in sorted order.
 #[derive(Serialize)]
-struct EnvelopeOut<'a> {
-    entry: Vec<EntryOut<'a>>,
+struct EnvelopeOut<'a, V: ?Sized> {
+    entry: Vec<EntryOut<'a, V>>,
     object: &'static str,
 }
 
 #[derive(Serialize)]
-struct EntryOut<'a> {
-    changes: Vec<ChangeOut<'a>>,
+struct EntryOut<'a, V: ?Sized> {
+    changes: Vec<ChangeOut<'a, V>>,
     id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     time: Option<i64>,
 }
 
 #[derive(Serialize)]
-struct ChangeOut<'a> {
-    field: &'a str,
-    value: &'a Value,
+struct ChangeOut<'a, V: ?Sized> {
+    field: &'static str,
+    value: &'a V,
 }
 
 /// A callback's URL as reqwest takes it.
@@ -367,7 +406,7 @@ async fn verify(http: &reqwest::Client, callback: &Callback) -> Result<(), Strin
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -411,6 +450,15 @@ mod tests {
         .to_string();
         let body = envelope(&updates, 1_750_000_100);
         assert_eq!(body, wa::signature::escape_non_ascii(&expected));
+        // The same once the updates wait for delivery, serialised.
+        let pending: Vec<Pending> = updates.into_iter().map(Pending::from).collect();
+        let waiting = write_envelope(
+            pending
+                .iter()
+                .map(|u| (u.waba_id.as_str(), u.field, &*u.value)),
+            1_750_000_100,
+        );
+        assert_eq!(waiting, body);
         assert!(body.is_ascii());
         assert!(body.contains(r"\u00c7a fuit \ud83d\udca7"));
         assert!(body.starts_with(r#"{"entry":[{"changes":[{"field":"messages","value":{"#));
