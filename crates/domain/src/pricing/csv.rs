@@ -25,34 +25,34 @@ pub(crate) struct SyntaxError {
 /// Reads every record of `text`.
 pub(crate) fn records(text: &str) -> Result<Vec<Record>, SyntaxError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    // Comment lines are emptied rather than left to the reader, whose positions do not count
-    // them; counting line ends up to a record's where a record starts gives the line an editor shows.
-    let text: String = text
-        .split_inclusive('\n')
-        .map(|line| if line.starts_with('#') { "\n" } else { line })
-        .collect();
-    let text = text.as_str();
+    let bytes = text.as_bytes();
+    // A record's position is where the reader stood before the blank and comment lines it
+    // skipped; the line an editor shows is found by skipping them again.
     let line_at = |position: Option<&::csv::Position>| {
         position.map_or(0, |p| {
-            let from = usize::try_from(p.byte())
+            let mut at = usize::try_from(p.byte())
                 .unwrap_or(usize::MAX)
-                .min(text.len());
-            // The position is where the reader stood, before the empty lines it skips.
-            let start = from
-                + text.as_bytes()[from..]
-                    .iter()
-                    .take_while(|b| matches!(b, b'\n' | b'\r'))
-                    .count();
-            1 + text.as_bytes()[..start]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count()
+                .min(bytes.len());
+            loop {
+                match bytes.get(at) {
+                    Some(b'\n' | b'\r') => at += 1,
+                    Some(b'#') => {
+                        at += bytes[at..]
+                            .iter()
+                            .position(|b| *b == b'\n')
+                            .unwrap_or(bytes.len() - at);
+                    }
+                    _ => break,
+                }
+            }
+            1 + bytes[..at].iter().filter(|b| **b == b'\n').count()
         })
     };
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(text.as_bytes());
+        .comment(Some(b'#'))
+        .from_reader(bytes);
     let mut records = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| SyntaxError {
