@@ -1,6 +1,7 @@
 //! `guichet`: a self-hosted customer-service hub for the WhatsApp Business Platform.
 
 mod demo;
+mod sandbox_ctl;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +64,13 @@ enum Command {
     /// To feed a local guichet: start it with GUICHET_APP_SECRET=sandbox-app-secret and
     /// GUICHET_VERIFY_TOKEN=sandbox-verify-token, then run
     /// `guichet sandbox --callback-url http://127.0.0.1:8080/webhooks/whatsapp`.
+    ///
+    /// With a command, drives a running sandbox instead (--url, SANDBOX_URL):
+    ///   guichet sandbox add-customer --phone +33612345678 --name "Camille Martin"
+    ///   guichet sandbox say 33612345678 "Ma machine à laver fuit"
+    ///   guichet sandbox transcript 33612345678
+    ///   guichet sandbox advance --hours 25
+    ///   guichet sandbox faults --graph-error-rate 0.2 --webhook-duplicate-rate 0.1
     #[command(verbatim_doc_comment)]
     Sandbox(Box<SandboxArgs>),
     /// Try guichet without a Meta account: the hub on SQLite, fed by the sandbox in the same
@@ -71,7 +79,10 @@ enum Command {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 struct SandboxArgs {
+    #[command(subcommand)]
+    control: Option<sandbox_ctl::Control>,
     /// Address to listen on.
     #[arg(long, env = "SANDBOX_LISTEN", default_value = "127.0.0.1:9090")]
     listen: std::net::SocketAddr,
@@ -235,6 +246,13 @@ fn run_demo(args: demo::DemoArgs) -> ExitCode {
 }
 
 fn run_sandbox(args: SandboxArgs) -> ExitCode {
+    if let Some(control) = args.control {
+        return block_on(async move {
+            let answer = sandbox_ctl::run(control).await?;
+            write_stdout(&answer);
+            Ok(())
+        });
+    }
     init_plain_logs("info");
     let start_ms = match args
         .start
