@@ -5,6 +5,8 @@
 pub mod category;
 pub mod conversation;
 pub mod delivery;
+#[cfg(feature = "fuzzing")]
+pub mod fuzz;
 pub mod identity;
 pub mod policy;
 pub mod pricing;
