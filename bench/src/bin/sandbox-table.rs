@@ -2,45 +2,19 @@
 //! (sends/s, share of the plain handler, latency, status webhooks and how long they took,
 //! errors, CPU) and one combined JSON file. `bench/sandbox.sh` calls it at the end of a run.
 
-#![expect(
-    clippy::print_stdout,
-    reason = "a benchmark CLI prints its table on stdout"
-)]
-
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::Parser;
 use guichet_bench::report::{Latency, SendReport};
-use guichet_bench::table::{key_value, push_run, thousands};
+use guichet_bench::table::{TableArgs, push_run, thousands};
 use serde::Serialize;
 
 /// Build the sandbox results table from `sandbox-load --json-out` files.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// Reports, in the order of the table.
-    reports: Vec<PathBuf>,
-    /// Facts about the run, `KEY=VALUE` (machine, versions, command), kept in order.
-    #[arg(long = "meta", value_parser = key_value)]
-    meta: Vec<(String, String)>,
-    /// A remark about a target, `LABEL=TEXT`, added to its details.
-    #[arg(long = "note", value_parser = key_value)]
-    note: Vec<(String, String)>,
-    /// A target that did not run, `LABEL=REASON`; shown as a row of the table.
-    #[arg(long = "failed", value_parser = key_value)]
-    failed: Vec<(String, String)>,
-    /// Label of the ceiling reference.
-    #[arg(long, default_value = "plain")]
-    plain_label: String,
-    /// Write the markdown here (it is printed on stdout as well).
-    #[arg(long)]
-    markdown_out: Option<PathBuf>,
-    /// Write the combined JSON here.
-    #[arg(long)]
-    json_out: Option<PathBuf>,
+    #[command(flatten)]
+    table: TableArgs,
 }
 
 #[derive(Debug, Serialize)]
@@ -55,27 +29,12 @@ struct Row {
     notes: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct Combined {
-    meta: BTreeMap<String, String>,
-    meta_order: Vec<String>,
-    targets: Vec<Row>,
-    failed: BTreeMap<String, String>,
-}
-
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let mut reports = Vec::new();
-    for path in &args.reports {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let report: SendReport =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        reports.push(report);
-    }
+    let reports: Vec<SendReport> = args.table.read_reports()?;
     let plain = reports
         .iter()
-        .find(|r| r.label == args.plain_label)
+        .find(|r| r.label == args.table.plain_label)
         .map(|r| r.sends_per_s)
         .filter(|&r| r > 0.0);
     let rows: Vec<Row> = reports
@@ -92,33 +51,13 @@ fn main() -> anyhow::Result<()> {
                     .filter(|_| report.rate.is_none())
                     .map(|p| 100.0 * report.sends_per_s / p),
                 server_cpu_ms_per_1000,
-                notes: args
-                    .note
-                    .iter()
-                    .filter(|(label, _)| *label == report.label)
-                    .map(|(_, note)| note.clone())
-                    .collect(),
+                notes: args.table.notes_for(&report.label),
                 report,
             }
         })
         .collect();
 
-    let markdown = markdown(&args, &rows);
-    println!("{markdown}");
-    if let Some(path) = &args.markdown_out {
-        std::fs::write(path, &markdown).with_context(|| format!("writing {}", path.display()))?;
-    }
-    if let Some(path) = &args.json_out {
-        let combined = Combined {
-            meta: args.meta.iter().cloned().collect(),
-            meta_order: args.meta.iter().map(|(k, _)| k.clone()).collect(),
-            targets: rows,
-            failed: args.failed.iter().cloned().collect(),
-        };
-        let json = serde_json::to_vec_pretty(&combined)?;
-        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(())
+    args.table.finish(&markdown(&args, &rows), &rows)
 }
 
 fn errors_cell(report: &SendReport) -> String {
@@ -201,30 +140,17 @@ fn markdown(args: &Args, rows: &[Row]) -> String {
                 .map_or_else(|| "—".to_owned(), |c| format!("{c:.0}")),
         );
     }
-    for (label, reason) in &args.failed {
-        let _ = writeln!(
-            md,
-            "| {label} | did not run: {reason} | | | | | | | | | | | |"
-        );
-    }
+    args.table.push_failed(&mut md, 11);
 
-    let mut notes: BTreeMap<&str, String> = BTreeMap::new();
-    for (label, note) in &args.note {
-        let entry = notes.entry(label.as_str()).or_default();
-        if !entry.is_empty() {
-            entry.push_str("; ");
-        }
-        entry.push_str(note);
-    }
     md.push_str("\nPer target:\n\n");
     for row in rows {
-        details(&mut md, row, notes.get(row.report.label.as_str()));
+        details(&mut md, row);
     }
-    push_run(&mut md, &args.meta);
+    push_run(&mut md, &args.table.meta);
     md
 }
 
-fn details(md: &mut String, row: &Row, note: Option<&String>) {
+fn details(md: &mut String, row: &Row) {
     let r = &row.report;
     let l = &r.latency_ms;
     let _ = write!(
@@ -323,8 +249,8 @@ fn details(md: &mut String, row: &Row, note: Option<&String>) {
             let _ = write!(md, "; other processes used {share:.0} % of the machine");
         }
     }
-    if let Some(note) = note {
-        let _ = write!(md, "; {note}");
+    if !row.notes.is_empty() {
+        let _ = write!(md, "; {}", row.notes.join("; "));
     }
     if r.reconnects > 0 {
         let _ = write!(md, "; {} reconnects", r.reconnects);

@@ -2,52 +2,27 @@
 //! benchmark (events/s, share of the plain handler, multiple of pywa, latency, errors) and one
 //! combined JSON file. `bench/webhooks.sh` calls it at the end of a run.
 
-#![expect(
-    clippy::print_stdout,
-    reason = "a benchmark CLI prints its table on stdout"
-)]
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::Parser;
 use guichet_bench::report::Report;
-use guichet_bench::table::{key_value, push_run, thousands};
+use guichet_bench::table::{TableArgs, key_value, push_run, thousands};
 use serde::Serialize;
 
 /// Build the webhook-ingest results table from `webhook-load --json-out` files.
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// Reports, in the order of the table.
-    reports: Vec<PathBuf>,
-    /// Facts about the run, `KEY=VALUE` (machine, versions, command), kept in order.
-    #[arg(long = "meta", value_parser = key_value)]
-    meta: Vec<(String, String)>,
+    #[command(flatten)]
+    table: TableArgs,
     /// Backlog drain time of a target after its load, `LABEL=SECONDS`, or `LABEL=TEXT` when it
     /// was not measured (e.g. `no metric`, `timeout`).
     #[arg(long = "drain", value_parser = key_value)]
     drain: Vec<(String, String)>,
-    /// A remark about a target, `LABEL=TEXT`, added to its details.
-    #[arg(long = "note", value_parser = key_value)]
-    note: Vec<(String, String)>,
-    /// A target that did not run, `LABEL=REASON`; shown as a row of the table.
-    #[arg(long = "failed", value_parser = key_value)]
-    failed: Vec<(String, String)>,
-    /// Label of the ceiling reference.
-    #[arg(long, default_value = "plain")]
-    plain_label: String,
     /// Label of the peer reference.
     #[arg(long, default_value = "pywa")]
     pywa_label: String,
-    /// Write the markdown here (it is printed on stdout as well).
-    #[arg(long)]
-    markdown_out: Option<PathBuf>,
-    /// Write the combined JSON here.
-    #[arg(long)]
-    json_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -68,24 +43,9 @@ struct Row {
     notes: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct Combined {
-    meta: BTreeMap<String, String>,
-    meta_order: Vec<String>,
-    targets: Vec<Row>,
-    failed: BTreeMap<String, String>,
-}
-
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let mut reports = Vec::new();
-    for path in &args.reports {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let report: Report =
-            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        reports.push(report);
-    }
+    let reports: Vec<Report> = args.table.read_reports()?;
     let rate_of = |label: &str| {
         reports
             .iter()
@@ -93,7 +53,7 @@ fn main() -> anyhow::Result<()> {
             .map(|r| r.events_per_s)
             .filter(|&r| r > 0.0)
     };
-    let plain = rate_of(&args.plain_label);
+    let plain = rate_of(&args.table.plain_label);
     let pywa = rate_of(&args.pywa_label);
     let drains: BTreeMap<_, _> = args.drain.iter().cloned().collect();
 
@@ -112,33 +72,13 @@ fn main() -> anyhow::Result<()> {
                 drain_s,
                 drain_note,
                 ingested_per_s,
-                notes: args
-                    .note
-                    .iter()
-                    .filter(|(label, _)| *label == report.label)
-                    .map(|(_, note)| note.clone())
-                    .collect(),
+                notes: args.table.notes_for(&report.label),
                 report,
             }
         })
         .collect();
 
-    let markdown = markdown(&args, &rows);
-    println!("{markdown}");
-    if let Some(path) = &args.markdown_out {
-        std::fs::write(path, &markdown).with_context(|| format!("writing {}", path.display()))?;
-    }
-    if let Some(path) = &args.json_out {
-        let combined = Combined {
-            meta: args.meta.iter().cloned().collect(),
-            meta_order: args.meta.iter().map(|(k, _)| k.clone()).collect(),
-            targets: rows,
-            failed: args.failed.iter().cloned().collect(),
-        };
-        let json = serde_json::to_vec_pretty(&combined)?;
-        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(())
+    args.table.finish(&markdown(&args, &rows), &rows)
 }
 
 fn errors_cell(report: &Report) -> String {
@@ -191,18 +131,8 @@ fn markdown(args: &Args, rows: &[Row]) -> String {
             errors = errors_cell(r),
         );
     }
-    for (label, reason) in &args.failed {
-        let _ = writeln!(md, "| {label} | did not run: {reason} | | | | | | | |");
-    }
+    args.table.push_failed(&mut md, 7);
 
-    let mut notes: BTreeMap<&str, String> = BTreeMap::new();
-    for (label, note) in &args.note {
-        let entry = notes.entry(label.as_str()).or_default();
-        if !entry.is_empty() {
-            entry.push_str("; ");
-        }
-        entry.push_str(note);
-    }
     md.push_str("\nPer target:\n\n");
     for row in rows {
         let r = &row.report;
@@ -275,8 +205,8 @@ fn markdown(args: &Args, rows: &[Row]) -> String {
                 let _ = write!(md, "; other processes used {share:.0} % of the machine");
             }
         }
-        if let Some(note) = notes.get(r.label.as_str()) {
-            let _ = write!(md, "; {note}");
+        if !row.notes.is_empty() {
+            let _ = write!(md, "; {}", row.notes.join("; "));
         }
         if let Some(status) = r.bad_signature_status {
             let verdict = if status == 200 {
@@ -299,6 +229,6 @@ fn markdown(args: &Args, rows: &[Row]) -> String {
         md.push_str(".\n");
     }
 
-    push_run(&mut md, &args.meta);
+    push_run(&mut md, &args.table.meta);
     md
 }
