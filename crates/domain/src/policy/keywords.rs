@@ -5,88 +5,58 @@
 //!
 //! A keyword matches only the whole message, once normalised: "Stop." and "  ARRÊT !" match,
 //! "stop by tomorrow" does not, so ordinary conversation never opts anyone out. Normalising
-//! lowercases (Unicode-aware), drops accents and other combining marks, folds full-width
-//! letters and the Latin letters with no decomposition (ø, ł, ß, æ, œ…), turns everything that is
-//! not a letter or digit into a separator, and squeezes separators into single spaces.
+//! decomposes (Unicode NFKD, with the `unicode-normalization` crate), lowercases, drops accents
+//! and other combining marks, folds the Latin letters with no decomposition (ø, ł, ß, æ, œ…),
+//! turns everything that is not a letter or digit into a separator, and squeezes separators into
+//! single spaces.
+
+use unicode_normalization::UnicodeNormalization as _;
+use unicode_normalization::char::is_combining_mark;
 
 /// The text as keyword matching sees it. Idempotent: `normalise(&normalise(s)) == normalise(s)`.
 pub fn normalise(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut pending_space = false;
-    for c in text.chars().map(fold_full_width) {
-        for lower in c.to_lowercase() {
-            if is_combining_mark(lower) {
+    // Compatibility decomposition takes accents off their letters and turns full-width and other
+    // variant forms into plain ones; decomposing again after lowercasing catches what
+    // lowercasing composed (`İ` → `i` + dot above).
+    for c in text.nfkd().flat_map(char::to_lowercase).nfkd() {
+        if is_combining_mark(c) {
+            continue;
+        }
+        let kept = match fold_latin(c) {
+            Some(s) => Some(s),
+            None if c.is_alphanumeric() => None,
+            None => {
+                pending_space = true;
                 continue;
             }
-            let folded = fold_latin(lower);
-            let kept = match folded {
-                Some(s) => Some(s),
-                None if lower.is_alphanumeric() => None,
-                None => {
-                    pending_space = true;
-                    continue;
-                }
-            };
-            if pending_space && !out.is_empty() {
-                out.push(' ');
-            }
-            pending_space = false;
-            match kept {
-                Some(s) => out.push_str(s),
-                None => out.push(lower),
-            }
+        };
+        if pending_space && !out.is_empty() {
+            out.push(' ');
+        }
+        pending_space = false;
+        match kept {
+            Some(s) => out.push_str(s),
+            None => out.push(c),
         }
     }
     out
 }
 
-/// Full-width ASCII (`ＳＴＯＰ`), as some keyboards type it, to ASCII.
-fn fold_full_width(c: char) -> char {
-    match c {
-        '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
-        _ => c,
-    }
-}
-
-/// Combining marks: what accents become in decomposed text (`e` + U+0301).
-fn is_combining_mark(c: char) -> bool {
-    matches!(
-        c,
-        '\u{0300}'..='\u{036F}'
-            | '\u{1AB0}'..='\u{1AFF}'
-            | '\u{1DC0}'..='\u{1DFF}'
-            | '\u{20D0}'..='\u{20FF}'
-            | '\u{FE20}'..='\u{FE2F}'
-    )
-}
-
-/// Lowercase Latin letters with diacritics (precomposed) and ligatures, to ASCII.
+/// Lowercase Latin letters that Unicode does not decompose, and ligatures, to ASCII.
 fn fold_latin(c: char) -> Option<&'static str> {
     Some(match c {
-        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' | 'ǎ' | 'ª' => "a",
         'æ' => "ae",
-        'ç' | 'ć' | 'ĉ' | 'ċ' | 'č' => "c",
-        'ď' | 'đ' | 'ð' => "d",
-        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ĕ' | 'ė' | 'ę' | 'ě' => "e",
-        'ĝ' | 'ğ' | 'ġ' | 'ģ' => "g",
-        'ĥ' | 'ħ' => "h",
-        'ì' | 'í' | 'î' | 'ï' | 'ĩ' | 'ī' | 'ĭ' | 'į' | 'ı' | 'ǐ' => "i",
-        'ĳ' => "ij",
-        'ĵ' => "j",
-        'ķ' => "k",
-        'ĺ' | 'ļ' | 'ľ' | 'ŀ' | 'ł' => "l",
-        'ñ' | 'ń' | 'ņ' | 'ň' | 'ŉ' => "n",
-        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ŏ' | 'ő' | 'ǒ' | 'º' => "o",
+        'ð' | 'đ' => "d",
+        'ħ' => "h",
+        'ı' => "i",
+        'ł' => "l",
+        'ø' => "o",
         'œ' => "oe",
-        'ŕ' | 'ŗ' | 'ř' => "r",
-        'ś' | 'ŝ' | 'ş' | 'š' | 'ș' => "s",
         'ß' => "ss",
-        'ţ' | 'ť' | 'ŧ' | 'ț' => "t",
+        'ŧ' => "t",
         'þ' => "th",
-        'ù' | 'ú' | 'û' | 'ü' | 'ũ' | 'ū' | 'ŭ' | 'ů' | 'ű' | 'ų' | 'ǔ' => "u",
-        'ŵ' => "w",
-        'ý' | 'ÿ' | 'ŷ' => "y",
-        'ź' | 'ż' | 'ž' => "z",
         _ => return None,
     })
 }
