@@ -2,9 +2,9 @@
 //!
 //! Meta counts pricing by the WABA's time zone: the CBP free tier "reset monthly in the WABA
 //! timezone" (cloud-api.md §7.1), PMP is "billed per WABA timezone day" and volume tiers reset "at
-//! 12 am WABA timezone" (§7.2). The zone is given as a fixed offset from UTC; the day and month
-//! arithmetic is Howard Hinnant's public-domain `days_from_civil` / `civil_from_days`
-//! (<https://howardhinnant.github.io/date_algorithms.html>), exact for every `i64` second.
+//! 12 am WABA timezone" (§7.2). The zone is given as a fixed offset from UTC; the calendar
+//! arithmetic is the `time` crate's (years −9999 to 9999; instants beyond fall in the first or
+//! last month it knows).
 
 use std::fmt;
 use std::str::FromStr;
@@ -62,23 +62,33 @@ impl YearMonth {
         self.month
     }
 
-    /// The month `at` falls in, on the wall clock of a WABA at `offset`. Years beyond the range
-    /// of `i32` (timestamps hundreds of millions of years away) saturate.
+    /// The month `at` falls in, on the wall clock of a WABA at `offset`.
     pub fn of(at: Timestamp, offset: WabaOffset) -> Self {
-        let local = i128::from(at.unix()) + i128::from(offset.seconds());
-        let days = local.div_euclid(86_400);
-        let (year, month, _) = civil_from_days(days);
-        let year = i32::try_from(year).unwrap_or(if year < 0 { i32::MIN } else { i32::MAX });
-        Self { year, month }
+        let local = at.unix().saturating_add(i64::from(offset.seconds()));
+        let date = time::OffsetDateTime::from_unix_timestamp(local).map_or(
+            if local < 0 {
+                time::Date::MIN
+            } else {
+                time::Date::MAX
+            },
+            time::OffsetDateTime::date,
+        );
+        Self {
+            year: date.year(),
+            month: u8::from(date.month()),
+        }
     }
 
     /// Midnight starting the 1st of the month on the wall clock of a WABA at `offset`
-    /// (saturating at the ends of the timestamp range).
+    /// (saturating beyond the years the calendar knows).
     pub fn start(self, offset: WabaOffset) -> Timestamp {
-        let days = days_from_civil(i128::from(self.year), self.month);
-        let unix = days * 86_400 - i128::from(offset.seconds());
-        let unix = i64::try_from(unix).unwrap_or(if unix < 0 { i64::MIN } else { i64::MAX });
-        Timestamp::from_unix(unix)
+        let first = time::Month::try_from(self.month)
+            .ok()
+            .and_then(|month| time::Date::from_calendar_date(self.year, month, 1).ok());
+        let unix = first.map_or(if self.year < 0 { i64::MIN } else { i64::MAX }, |day| {
+            day.midnight().assume_utc().unix_timestamp()
+        });
+        Timestamp::from_unix(unix.saturating_sub(i64::from(offset.seconds())))
     }
 
     /// The month after this one (December is followed by January of the next year).
@@ -106,42 +116,6 @@ impl YearMonth {
     pub fn length(self) -> Seconds {
         self.next().start(WabaOffset::UTC) - self.start(WabaOffset::UTC)
     }
-}
-
-/// Days from 1970-01-01 to the 1st of `month` of `year` (proleptic Gregorian calendar).
-fn days_from_civil(year: i128, month: u8) -> i128 {
-    let month = i128::from(month);
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let march_based_month = (month + 9) % 12;
-    let day_of_year = (153 * march_based_month + 2) / 5;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The (year, month, day) of a count of days from 1970-01-01.
-fn civil_from_days(days: i128) -> (i128, u8, u8) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let march_based_month = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * march_based_month + 2) / 5 + 1;
-    let month = if march_based_month < 10 {
-        march_based_month + 3
-    } else {
-        march_based_month - 9
-    };
-    let year = year_of_era + era * 400 + i128::from(month <= 2);
-    // Both are in range by construction: month 1..=12, day 1..=31.
-    (
-        year,
-        u8::try_from(month).unwrap_or(1),
-        u8::try_from(day).unwrap_or(1),
-    )
 }
 
 impl fmt::Display for YearMonth {
