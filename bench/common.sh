@@ -4,6 +4,37 @@
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# Reads the targets named on the command line into `targets`: all of ALL_TARGETS when none is
+# named; EXTRA_TARGETS are accepted too but not run by default. `-h` prints the script's header.
+# Then checks that the tools every benchmark needs are there.
+select_targets() {
+  targets=("$@")
+  if [[ ${#targets[@]} -eq 0 ]]; then
+    targets=("${ALL_TARGETS[@]}")
+  fi
+  local t known=" ${ALL_TARGETS[*]} ${EXTRA_TARGETS[*]:-} "
+  for t in "${targets[@]}"; do
+    case "$t" in
+      -h | --help)
+        sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    esac
+    [[ "$known" == *" $t "* ]] ||
+      die "unknown target '$t' (choose from: ${ALL_TARGETS[*]}${EXTRA_TARGETS:+ ${EXTRA_TARGETS[*]}})"
+  done
+  for t in cargo curl; do
+    command -v "$t" >/dev/null || die "$t is required"
+  done
+}
+
+# Whether target $1 was asked for.
+wants() {
+  local t
+  for t in "${targets[@]}"; do [[ "$t" == "$1" ]] && return 0; done
+  return 1
+}
+
 # Stops the server under test: SIGTERM, then SIGKILL after 10 s.
 stop_server() {
   if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then

@@ -72,29 +72,7 @@ THROUGHPUT_MPS=1000000
 
 ALL_TARGETS=(plain sandbox sandbox-paced)
 
-targets=("$@")
-if [[ ${#targets[@]} -eq 0 ]]; then
-  targets=("${ALL_TARGETS[@]}")
-fi
-for t in "${targets[@]}"; do
-  case "$t" in
-    plain | sandbox | sandbox-paced) ;;
-    -h | --help)
-      sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
-      exit 0
-      ;;
-    *) die "unknown target '$t' (choose from: ${ALL_TARGETS[*]})" ;;
-  esac
-done
-wants() {
-  local t
-  for t in "${targets[@]}"; do [[ "$t" == "$1" ]] && return 0; done
-  return 1
-}
-
-for tool in cargo curl; do
-  command -v "$tool" >/dev/null || die "$tool is required"
-done
+select_targets "$@"
 
 WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/guichet-bench.XXXXXX")"
 SERVER_PID=""

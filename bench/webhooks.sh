@@ -66,29 +66,8 @@ ALL_TARGETS=(plain pywa guichet-sqlite guichet-postgres)
 # shellcheck source=bench/common.sh
 source "$BENCH_DIR/common.sh"
 
-targets=("$@")
-if [[ ${#targets[@]} -eq 0 ]]; then
-  targets=("${ALL_TARGETS[@]}")
-fi
-for t in "${targets[@]}"; do
-  case "$t" in
-    plain | pywa | pywa-sync | guichet-sqlite | guichet-postgres) ;;
-    -h | --help)
-      sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0,1\}//'
-      exit 0
-      ;;
-    *) die "unknown target '$t' (choose from: ${ALL_TARGETS[*]} pywa-sync)" ;;
-  esac
-done
-wants() {
-  local t
-  for t in "${targets[@]}"; do [[ "$t" == "$1" ]] && return 0; done
-  return 1
-}
-
-for tool in cargo curl; do
-  command -v "$tool" >/dev/null || die "$tool is required"
-done
+EXTRA_TARGETS=(pywa-sync)
+select_targets "$@"
 
 WORK_DIR="$(mktemp -d "${TMPDIR:-/tmp}/guichet-bench.XXXXXX")"
 SERVER_PID=""
