@@ -54,12 +54,30 @@ pub struct AddCustomer {
     /// Offline: messages are delivered only once the customer comes online.
     #[arg(long)]
     offline: bool,
-    /// Reads what was delivered after this many seconds (2 by default).
+    #[command(flatten)]
+    reading: Reading,
+}
+
+/// When a customer reads what was delivered.
+#[derive(Debug, Args)]
+pub struct Reading {
+    /// Reads what was delivered after this many seconds (the sandbox's default: 2).
     #[arg(long, value_name = "SECONDS")]
     read_after: Option<u64>,
     /// Never reads.
     #[arg(long, conflicts_with = "read_after")]
     never_reads: bool,
+}
+
+impl Reading {
+    /// `read_after_s` as the control API takes it (`null`: never), when one was given.
+    fn read_after_s(&self) -> Option<Value> {
+        if self.never_reads {
+            Some(Value::Null)
+        } else {
+            self.read_after.map(|s| json!(s))
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -119,10 +137,8 @@ pub struct Behave {
     online: bool,
     #[arg(long)]
     offline: bool,
-    #[arg(long, value_name = "SECONDS")]
-    read_after: Option<u64>,
-    #[arg(long, conflicts_with = "read_after")]
-    never_reads: bool,
+    #[command(flatten)]
+    reading: Reading,
     #[arg(long, conflicts_with = "unblock")]
     block: bool,
     #[arg(long)]
@@ -224,14 +240,15 @@ fn request(command: Control) -> anyhow::Result<Request> {
                     body[key] = json!(v);
                 }
             }
-            if c.offline || c.read_after.is_some() || c.never_reads {
-                let read_after = if c.never_reads {
-                    None
-                } else {
-                    Some(c.read_after.unwrap_or(2))
-                };
-                body["behaviour"] = json!({ "online": !c.offline, "read_after_s": read_after });
+            // What is not given keeps the sandbox's default behaviour.
+            let mut behaviour = json!({});
+            if c.offline {
+                behaviour["online"] = json!(false);
             }
+            if let Some(read_after_s) = c.reading.read_after_s() {
+                behaviour["read_after_s"] = read_after_s;
+            }
+            body["behaviour"] = behaviour;
             (
                 c.target,
                 Method::POST,
@@ -278,11 +295,8 @@ fn request(command: Control) -> anyhow::Result<Request> {
             if b.online || b.offline {
                 body["online"] = json!(b.online);
             }
-            if let Some(s) = b.read_after {
-                body["read_after_s"] = json!(s);
-            }
-            if b.never_reads {
-                body["read_after_s"] = Value::Null;
+            if let Some(read_after_s) = b.reading.read_after_s() {
+                body["read_after_s"] = read_after_s;
             }
             if b.block || b.unblock {
                 body["blocked"] = json!(b.block);

@@ -719,6 +719,7 @@ impl World {
             || to.chars().filter(char::is_ascii_digit).collect(),
             |i| self.customers[i].wa_id.clone(),
         );
+        let media_missing = self.unknown_media(kind, &message, now_ms);
         let sent = Sent {
             wamid: wamid.clone(),
             phone_number_id: number.phone_number_id.clone(),
@@ -744,7 +745,7 @@ impl World {
             return Ok((accepted, vec![update]));
         };
         self.customers[index].transcript.push(wamid.clone());
-        if self.unknown_media(kind, &self.sent[&wamid].message, now_ms) {
+        if media_missing {
             let update = self.fail(&wamid, 131_053, now_ms);
             return Ok((accepted, vec![update]));
         }
