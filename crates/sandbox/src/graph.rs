@@ -6,7 +6,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes as Body;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{FromRequestParts, Multipart, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -89,6 +90,28 @@ impl IntoResponse for GraphError {
     }
 }
 
+/// The node a Graph API path names (`{id}`), and the API version when the path has one
+/// (`{version}`): every endpoint answers at `/{id}/…` and `/{version}/{id}/…` alike.
+#[derive(Debug)]
+pub struct Node {
+    version: Option<String>,
+    id: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Node {
+    type Rejection = GraphError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, GraphError> {
+        let Path(mut params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| GraphError::invalid(e.body_text()))?;
+        Ok(Self {
+            version: params.remove("version"),
+            id: params.remove("id").unwrap_or_default(),
+        })
+    }
+}
+
 fn check_version(version: Option<&str>) -> Result<(), GraphError> {
     let Some(v) = version else { return Ok(()) };
     let major = v
@@ -140,25 +163,18 @@ fn no_such_object(id: &str) -> GraphError {
     .subcode(33)
 }
 
-/// `POST /{phone-number-id}/messages`, unversioned.
+/// `POST /{phone-number-id}/messages`, with or without a version.
 pub async fn messages(
     State(sandbox): State<Arc<Sandbox>>,
-    Path(number): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    with_faults(&sandbox, || send(&sandbox, None, &number, &headers, &body)).await
-}
-
-/// `POST /{version}/{phone-number-id}/messages`.
-pub async fn messages_versioned(
-    State(sandbox): State<Arc<Sandbox>>,
-    Path((version, number)): Path<(String, String)>,
+    Node {
+        version,
+        id: number,
+    }: Node,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
     with_faults(&sandbox, || {
-        send(&sandbox, Some(&version), &number, &headers, &body)
+        send(&sandbox, version.as_deref(), &number, &headers, &body)
     })
     .await
 }
@@ -379,24 +395,14 @@ pub struct Fields {
     fields: Option<String>,
 }
 
-/// `GET /{phone-number-id}?fields=…`, unversioned.
+/// `GET /{phone-number-id}?fields=…`, with or without a version.
 pub async fn number(
     State(sandbox): State<Arc<Sandbox>>,
-    Path(id): Path<String>,
+    Node { version, id }: Node,
     headers: HeaderMap,
     Query(fields): Query<Fields>,
 ) -> Result<Json<Value>, GraphError> {
-    describe(&sandbox, None, &id, &headers, &fields)
-}
-
-/// `GET /{version}/{phone-number-id}?fields=…`.
-pub async fn number_versioned(
-    State(sandbox): State<Arc<Sandbox>>,
-    Path((version, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    Query(fields): Query<Fields>,
-) -> Result<Json<Value>, GraphError> {
-    describe(&sandbox, Some(&version), &id, &headers, &fields)
+    describe(&sandbox, version.as_deref(), &id, &headers, &fields)
 }
 
 fn describe(
@@ -478,24 +484,14 @@ fn describe(
     Ok(Json(out))
 }
 
-/// `GET /{waba-id}/message_templates`, unversioned.
+/// `GET /{waba-id}/message_templates`, with or without a version.
 pub async fn templates(
     State(sandbox): State<Arc<Sandbox>>,
-    Path(waba): Path<String>,
+    Node { version, id: waba }: Node,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, GraphError> {
-    list_templates(&sandbox, None, &waba, &headers, &query)
-}
-
-/// `GET /{version}/{waba-id}/message_templates`.
-pub async fn templates_versioned(
-    State(sandbox): State<Arc<Sandbox>>,
-    Path((version, waba)): Path<(String, String)>,
-    headers: HeaderMap,
-    Query(query): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, GraphError> {
-    list_templates(&sandbox, Some(&version), &waba, &headers, &query)
+    list_templates(&sandbox, version.as_deref(), &waba, &headers, &query)
 }
 
 /// The WABA's templates, filtered as Meta filters them (`name` contains, `status`, `category`,
@@ -550,24 +546,14 @@ fn list_templates(
     Ok(Json(answer))
 }
 
-/// `POST /{waba-id}/message_templates`, unversioned.
+/// `POST /{waba-id}/message_templates`, with or without a version.
 pub async fn create_template(
     State(sandbox): State<Arc<Sandbox>>,
-    Path(waba): Path<String>,
+    Node { version, id: waba }: Node,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, GraphError> {
-    new_template(&sandbox, None, &waba, &headers, &body)
-}
-
-/// `POST /{version}/{waba-id}/message_templates`.
-pub async fn create_template_versioned(
-    State(sandbox): State<Arc<Sandbox>>,
-    Path((version, waba)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Json<Value>, GraphError> {
-    new_template(&sandbox, Some(&version), &waba, &headers, &body)
+    new_template(&sandbox, version.as_deref(), &waba, &headers, &body)
 }
 
 fn new_template(
@@ -596,26 +582,26 @@ fn new_template(
     })))
 }
 
-/// `POST /{phone-number-id}/media`, unversioned.
+/// `POST /{phone-number-id}/media`, with or without a version.
 pub async fn upload(
     State(sandbox): State<Arc<Sandbox>>,
-    Path(number): Path<String>,
+    Node {
+        version,
+        id: number,
+    }: Node,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<Value>, GraphError> {
-    upload_media(&sandbox, None, &number, &query, &headers, form).await
-}
-
-/// `POST /{version}/{phone-number-id}/media`.
-pub async fn upload_versioned(
-    State(sandbox): State<Arc<Sandbox>>,
-    Path((version, number)): Path<(String, String)>,
-    Query(query): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    form: Result<Multipart, MultipartRejection>,
-) -> Result<Json<Value>, GraphError> {
-    upload_media(&sandbox, Some(&version), &number, &query, &headers, form).await
+    upload_media(
+        &sandbox,
+        version.as_deref(),
+        &number,
+        &query,
+        &headers,
+        form,
+    )
+    .await
 }
 
 /// Reads Meta's upload form: `messaging_product=whatsapp`, `type=<MIME type>` and `file`; as
@@ -707,22 +693,13 @@ fn describe_media(sandbox: &Sandbox, id: &str, headers: &HeaderMap) -> Option<Js
     })))
 }
 
-/// `DELETE /{media-id}`, unversioned.
+/// `DELETE /{media-id}`, with or without a version.
 pub async fn delete(
     State(sandbox): State<Arc<Sandbox>>,
-    Path(id): Path<String>,
+    Node { version, id }: Node,
     headers: HeaderMap,
 ) -> Result<Json<Value>, GraphError> {
-    delete_media(&sandbox, None, &id, &headers)
-}
-
-/// `DELETE /{version}/{media-id}`.
-pub async fn delete_versioned(
-    State(sandbox): State<Arc<Sandbox>>,
-    Path((version, id)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, GraphError> {
-    delete_media(&sandbox, Some(&version), &id, &headers)
+    delete_media(&sandbox, version.as_deref(), &id, &headers)
 }
 
 fn delete_media(

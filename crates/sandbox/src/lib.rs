@@ -179,7 +179,7 @@ impl Sandbox {
 
 /// The sandbox's routes: the Graph API and the control API.
 pub fn router(sandbox: Arc<Sandbox>) -> Router {
-    Router::new()
+    let control = Router::new()
         .route("/_sandbox", get(control::overview))
         .route(
             "/_sandbox/customers",
@@ -208,33 +208,22 @@ pub fn router(sandbox: Arc<Sandbox>) -> Router {
             "/_sandbox/webhook",
             get(control::webhook).put(control::set_webhook),
         )
+        .route(media::DOWNLOAD_PATH, get(graph::download));
+    // Every Graph API endpoint, with and without a version in its path.
+    let graph = Router::new()
         .route(
-            "/{waba}/message_templates",
+            "/{id}/message_templates",
             get(graph::templates).post(graph::create_template),
         )
+        .route("/{id}/messages", post(graph::messages))
         .route(
-            "/{version}/{waba}/message_templates",
-            get(graph::templates_versioned).post(graph::create_template_versioned),
-        )
-        .route("/{number}/messages", post(graph::messages))
-        .route(
-            "/{version}/{number}/messages",
-            post(graph::messages_versioned),
-        )
-        .route(
-            "/{number}/media",
+            "/{id}/media",
             post(graph::upload).layer(DefaultBodyLimit::max(media::UPLOAD_BODY_MAX)),
         )
-        .route(
-            "/{version}/{number}/media",
-            post(graph::upload_versioned).layer(DefaultBodyLimit::max(media::UPLOAD_BODY_MAX)),
-        )
-        .route(media::DOWNLOAD_PATH, get(graph::download))
-        .route("/{id}", get(graph::number).delete(graph::delete))
-        .route(
-            "/{version}/{id}",
-            get(graph::number_versioned).delete(graph::delete_versioned),
-        )
+        .route("/{id}", get(graph::number).delete(graph::delete));
+    control
+        .merge(graph.clone())
+        .nest("/{version}", graph)
         .with_state(sandbox)
 }
 
