@@ -44,7 +44,53 @@ struct Raw {
     ingest: RawIngest,
     api: RawApi,
     graph: RawGraph,
+    outbound: RawOutbound,
+    policy: RawPolicy,
+    pricing: RawPricing,
     log: RawLog,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutbound {
+    throughput_mps: u32,
+    headroom: f64,
+    request_timeout_ms: u64,
+    max_in_flight: usize,
+    unknown_grace_ms: u64,
+    max_attempts: u32,
+    backoff_base_ms: u64,
+    messaging_limit: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    require_opt_in: bool,
+    unanswered_cap: u32,
+    marketing_max: u32,
+    marketing_per_days: u32,
+    max_pacing_delay_s: i64,
+    window_warning_minutes: i64,
+    opt_out_keywords: Vec<String>,
+    opt_in_keywords: Vec<String>,
+    #[serde(default)]
+    budgets: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPricing {
+    rate_cards: Vec<RawRateCard>,
+    utc_offset_minutes: i32,
+    business_market: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRateCard {
+    file: String,
+    effective_from: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -66,6 +112,8 @@ struct RawNumber {
     access_token: String,
     #[serde(default)]
     portfolio: Option<String>,
+    #[serde(default)]
+    throughput_mps: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -126,7 +174,33 @@ pub struct Settings {
     pub ingest: IngestSettings,
     pub api: ApiSettings,
     pub graph_url: String,
+    pub outbound: OutboundSettings,
+    pub policy: domain::policy::Policy,
+    pub keywords: domain::policy::Keywords,
+    pub pricing: PricingSettings,
     pub log: LogSettings,
+}
+
+/// How the sender paces, waits and retries.
+#[derive(Debug, Clone)]
+pub struct OutboundSettings {
+    pub headroom: f64,
+    pub request_timeout: Duration,
+    pub max_in_flight: usize,
+    pub unknown_grace: Duration,
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub messaging_limit: domain::policy::MessagingLimit,
+}
+
+/// Rate cards and the calendar they are read on.
+#[derive(Debug, Clone)]
+pub struct PricingSettings {
+    pub cards: domain::pricing::RateCards,
+    /// Whether the cards are guichet's built-in sample figures.
+    pub sample: bool,
+    pub offset: domain::pricing::WabaOffset,
+    pub business_market: Option<domain::pricing::Market>,
 }
 
 /// A Meta app whose webhooks guichet accepts.
@@ -153,6 +227,8 @@ pub struct NumberSettings {
     pub app: String,
     pub access_token: String,
     pub portfolio: String,
+    /// Messages per second Meta allows this number.
+    pub throughput_mps: u32,
 }
 
 impl std::fmt::Debug for NumberSettings {
@@ -476,6 +552,7 @@ impl Raw {
                     .unwrap_or_else(|| "main".into()),
                 access_token: self.access_token.clone(),
                 portfolio: self.portfolio.clone(),
+                throughput_mps: self.outbound.throughput_mps,
             });
         }
         for (i, n) in self.numbers.iter().enumerate() {
@@ -498,6 +575,7 @@ impl Raw {
                     .portfolio
                     .clone()
                     .unwrap_or_else(|| self.portfolio.clone()),
+                throughput_mps: n.throughput_mps.unwrap_or(self.outbound.throughput_mps),
             });
         }
         for (i, n) in numbers.iter().enumerate() {
@@ -566,6 +644,17 @@ impl Raw {
         if !(graph_url.starts_with("https://") || graph_url.starts_with("http://")) {
             problems.push(format!("`graph.url` = {graph_url:?} is not an http(s) URL"));
         }
+        for n in &numbers {
+            if !(1..=10_000).contains(&n.throughput_mps) {
+                problems.push(format!(
+                    "the throughput of number {:?} is {} messages per second: expected 1 to 10000 (Meta's default is 80, upgraded numbers get 1000)",
+                    n.phone_number_id, n.throughput_mps
+                ));
+            }
+        }
+        let outbound = self.outbound.validate(&mut problems);
+        let (policy, keywords) = self.policy.validate(&mut problems);
+        let pricing = self.pricing.validate(&mut problems);
         let format = match self.log.format.as_str() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -604,6 +693,10 @@ impl Raw {
             },
             api: ApiSettings { tokens },
             graph_url,
+            outbound,
+            policy,
+            keywords,
+            pricing,
             log: LogSettings {
                 format,
                 level: self.log.level,
@@ -612,7 +705,177 @@ impl Raw {
     }
 }
 
+impl RawOutbound {
+    fn validate(&self, problems: &mut Vec<String>) -> OutboundSettings {
+        if !(0.5..=1.0).contains(&self.headroom) {
+            problems.push(format!(
+                "`outbound.headroom` = {} is out of range: expected 0.5 to 1 (0.97 uses 97 % of each number's throughput)",
+                self.headroom
+            ));
+        }
+        if self.max_in_flight == 0 || self.max_attempts == 0 || self.request_timeout_ms == 0 {
+            problems.push(
+                "`outbound.max_in_flight`, `outbound.max_attempts` and `outbound.request_timeout_ms` must be positive"
+                    .into(),
+            );
+        }
+        OutboundSettings {
+            headroom: self.headroom,
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+            max_in_flight: self.max_in_flight.max(1),
+            unknown_grace: Duration::from_millis(self.unknown_grace_ms),
+            max_attempts: self.max_attempts.max(1),
+            backoff_base: Duration::from_millis(self.backoff_base_ms),
+            messaging_limit: domain::policy::MessagingLimit::parse(&self.messaging_limit)
+                .unwrap_or_else(|| {
+                    problems.push(format!(
+                        "`outbound.messaging_limit` = {:?}: expected TIER_250, TIER_2K, TIER_10K, TIER_100K or TIER_UNLIMITED",
+                        self.messaging_limit
+                    ));
+                    domain::policy::MessagingLimit::default()
+                }),
+        }
+    }
+}
+
+impl RawPolicy {
+    fn validate(
+        &self,
+        problems: &mut Vec<String>,
+    ) -> (domain::policy::Policy, domain::policy::Keywords) {
+        use domain::policy::{FrequencyCap, Keywords, Policy};
+        use domain::time::Seconds;
+        let mut policy = Policy {
+            require_opt_in: self.require_opt_in,
+            unanswered_cap: (self.unanswered_cap > 0).then_some(self.unanswered_cap),
+            marketing_frequency: (self.marketing_max > 0).then_some(FrequencyCap {
+                max: self.marketing_max,
+                per: Seconds(i64::from(self.marketing_per_days.max(1)) * Seconds::DAY.0),
+            }),
+            max_pacing_delay: Seconds(self.max_pacing_delay_s.max(0)),
+            window_warning: Seconds(self.window_warning_minutes.max(0) * 60),
+            ..Policy::default()
+        };
+        for (name, amount) in &self.budgets {
+            let Ok(category) = name.parse::<domain::Category>() else {
+                problems.push(format!(
+                    "`policy.budgets.{name}`: not a category; expected marketing, utility, authentication, authentication_international, marketing_lite or service"
+                ));
+                continue;
+            };
+            match domain::pricing::Money::parse_decimal(
+                amount,
+                domain::pricing::Currency::parse("USD").unwrap_or_else(|_| unreachable!()),
+            ) {
+                Ok(m) if m.micros() >= 0 => {
+                    policy
+                        .monthly_budgets
+                        .insert(category, m.micros().unsigned_abs());
+                }
+                _ => problems.push(format!(
+                    "`policy.budgets.{name}` = {amount:?} is not an amount: write it as a decimal string such as \"500.00\", in the rate card's currency"
+                )),
+            }
+        }
+        let keywords = match (
+            self.opt_out_keywords.is_empty(),
+            self.opt_in_keywords.is_empty(),
+        ) {
+            (true, true) => Keywords::default(),
+            (out_default, in_default) => Keywords::new(
+                if out_default {
+                    domain::policy::DEFAULT_OPT_OUT
+                        .iter()
+                        .map(|s| (*s).to_owned())
+                        .collect()
+                } else {
+                    self.opt_out_keywords.clone()
+                },
+                if in_default {
+                    domain::policy::DEFAULT_OPT_IN
+                        .iter()
+                        .map(|s| (*s).to_owned())
+                        .collect()
+                } else {
+                    self.opt_in_keywords.clone()
+                },
+            ),
+        };
+        (policy, keywords)
+    }
+}
+
+impl RawPricing {
+    fn validate(&self, problems: &mut Vec<String>) -> PricingSettings {
+        use domain::pricing::{Market, RateCard, RateCards, WabaOffset, YearMonth};
+        let offset = WabaOffset::from_seconds(self.utc_offset_minutes.saturating_mul(60))
+            .unwrap_or_else(|| {
+                problems.push(format!(
+                    "`pricing.utc_offset_minutes` = {} is not a time zone offset: expected -720 to 840",
+                    self.utc_offset_minutes
+                ));
+                WabaOffset::UTC
+            });
+        let business_market = match self.business_market.trim() {
+            "" => None,
+            name => Market::new(name).or_else(|| {
+                problems.push(format!(
+                    "`pricing.business_market` = {name:?} is not a market of Meta's rate cards (for example \"India\" or \"Brazil\")"
+                ));
+                None
+            }),
+        };
+        let mut cards = Vec::new();
+        let sample = self.rate_cards.is_empty();
+        if sample {
+            match RateCard::from_csv(
+                domain::pricing::SAMPLE_CARD_CSV,
+                YearMonth::new(2023, 6).unwrap_or_else(|| unreachable!()),
+            ) {
+                Ok(card) => cards.push(card),
+                Err(e) => problems.push(format!("the built-in sample rate card: {e}")),
+            }
+        }
+        for (i, c) in self.rate_cards.iter().enumerate() {
+            let Ok(month) = c.effective_from.parse::<YearMonth>() else {
+                problems.push(format!(
+                    "`pricing.rate_cards[{i}].effective_from` = {:?}: expected a month such as \"2026-10\"",
+                    c.effective_from
+                ));
+                continue;
+            };
+            match std::fs::read_to_string(&c.file) {
+                Ok(text) => match RateCard::from_csv(&text, month) {
+                    Ok(card) => cards.push(card),
+                    Err(e) => problems.push(format!("`pricing.rate_cards[{i}]` ({}): {e}", c.file)),
+                },
+                Err(e) => problems.push(format!(
+                    "`pricing.rate_cards[{i}].file` = {:?} cannot be read: {e}",
+                    c.file
+                )),
+            }
+        }
+        let cards = RateCards::new(cards).unwrap_or_else(|e| {
+            problems.push(format!("`pricing.rate_cards`: {e}"));
+            RateCards::none()
+        });
+        PricingSettings {
+            cards,
+            sample,
+            offset,
+            business_market,
+        }
+    }
+}
+
 impl Settings {
+    /// The settings of a business number guichet serves.
+    pub fn number(&self, phone_number_id: &str) -> Option<&NumberSettings> {
+        self.numbers
+            .iter()
+            .find(|n| n.phone_number_id == phone_number_id)
+    }
+
     /// The portfolio of a business number; numbers guichet was not told about (their webhooks
     /// are still kept) belong to the default portfolio.
     pub fn portfolio_of(&self, phone_number_id: &str) -> &str {

@@ -6,6 +6,7 @@
 //! writes of a transaction.
 
 mod model;
+mod outbound;
 mod postgres;
 mod sql;
 mod sqlite;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use model::*;
+pub use outbound::*;
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
@@ -220,6 +222,32 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
         language: &str,
     ) -> Result<Option<TemplateRow>>;
     async fn consents(&self, contact_id: i64) -> Result<Vec<ConsentRow>>;
+
+    async fn message(&self, id: i64) -> Result<Option<MessageRow>>;
+    /// The contacts of a portfolio with this BSUID and with this WhatsApp id.
+    async fn find_contacts(
+        &self,
+        portfolio: &str,
+        user_id: Option<&str>,
+        wa_id: Option<&str>,
+    ) -> Result<ContactMatches>;
+    /// The conversation of a business number and a contact, if there is one.
+    async fn conversation_of(
+        &self,
+        phone_number_id: &str,
+        contact_id: i64,
+    ) -> Result<Option<ConversationRow>>;
+    /// Every template of a WhatsApp Business Account, by name and language.
+    async fn templates(&self, waba_id: &str) -> Result<Vec<TemplateRow>>;
+    /// Every language of one template.
+    async fn templates_named(&self, waba_id: &str, name: &str) -> Result<Vec<TemplateRow>>;
+    async fn outbox(&self, message_id: i64) -> Result<Option<OutboxRow>>;
+    /// What preflight needs about a business number and a customer, in one read.
+    async fn send_facts(&self, query: &FactsQuery) -> Result<FactsRow>;
+    /// The messages a number handed to the Graph API since `since_ms`, oldest first.
+    async fn recent_sends(&self, phone_number_id: &str, since_ms: i64) -> Result<Vec<RecentSend>>;
+    /// The cost ledger over `[from_at, to_at)` (Meta time, seconds), failed messages left out.
+    async fn costs(&self, from_at: i64, to_at: i64) -> Result<Vec<CostRow>>;
 }
 
 /// A write transaction. Dropped without [`Tx::commit`], it rolls back.
@@ -286,6 +314,55 @@ pub trait Tx: Send {
 
     /// Records a consent event; `false` if recorded before.
     async fn insert_consent(&mut self, consent: &NewConsent) -> Result<bool>;
+
+    /// Records a template as Meta's `GET message_templates` returned it.
+    async fn sync_template(&mut self, template: &TemplateSync) -> Result<()>;
+    async fn insert_outbox(&mut self, outbox: &NewOutbox) -> Result<()>;
+    async fn insert_cost(&mut self, cost: &NewCost) -> Result<()>;
+    /// Takes (or renews) the lease of a number's send loop until `until_ms`; `false` while
+    /// another holder's lease runs.
+    async fn take_lease(
+        &mut self,
+        phone_number_id: &str,
+        holder: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool>;
+    async fn release_lease(&mut self, phone_number_id: &str, holder: &str) -> Result<()>;
+    /// Marks the rows left `sending` by a previous holder of the lease as `unknown`, to be
+    /// reconciled before `not_before_ms`. Returns how many.
+    async fn orphans_unknown(
+        &mut self,
+        phone_number_id: &str,
+        not_before_ms: i64,
+        now_ms: i64,
+    ) -> Result<u64>;
+    /// Takes up to `limit` due rows of a number (queued, or unknown past their grace), oldest
+    /// first, and marks them `sending`.
+    async fn claim_outbox(
+        &mut self,
+        phone_number_id: &str,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>>;
+    /// Records what became of a claimed row (a no-op if a status webhook settled it first).
+    async fn finish_outbox(
+        &mut self,
+        message_id: i64,
+        outcome: &OutboxOutcome,
+        now_ms: i64,
+    ) -> Result<()>;
+    /// A status webhook names this outbound message (through `biz_opaque_callback_data`): gives
+    /// it the wamid if it has none, and settles its outbox row as sent. Returns the message's
+    /// wamid afterwards (another one if it was resent and the first attempt arrived too).
+    async fn attach_wamid(
+        &mut self,
+        message_id: i64,
+        wamid: &str,
+        now_ms: i64,
+    ) -> Result<Option<String>>;
+    /// Records Meta's bill of a message, once; `false` if it was billed before.
+    async fn bill_cost(&mut self, bill: &CostBill) -> Result<bool>;
 
     async fn commit(self: Box<Self>) -> Result<()>;
 }

@@ -157,6 +157,12 @@ pub struct NewMessage {
     pub referral: Option<String>,
     pub errors: Option<String>,
     pub delivery: Option<String>,
+    /// Outbound: the priced category preflight settled on.
+    pub category: Option<String>,
+    /// Outbound: a template sent outside the customer-service window.
+    pub business_initiated: bool,
+    /// Outbound: sent as `biz_opaque_callback_data`, echoed by Meta on the statuses.
+    pub biz_opaque: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -203,6 +209,8 @@ pub struct MessageRow {
     pub error_class: Option<String>,
     pub error_details: Option<String>,
     pub biz_opaque: Option<String>,
+    /// Outbound: the priced category preflight settled on.
+    pub category: Option<String>,
 }
 
 /// A message's merged delivery, as stored.
@@ -324,6 +332,10 @@ pub struct TemplateRow {
     pub previous_category: Option<String>,
     pub quality: Option<String>,
     pub reason: Option<String>,
+    /// Meta's `components`, JSON, as the last sync saw them.
+    pub components: Option<String>,
+    pub parameter_format: Option<String>,
+    pub synced_at_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -253,6 +253,146 @@ impl Store for PgStore {
             .fetch_all(&self.pool)
             .await?)
     }
+
+    async fn message(&self, id: i64) -> Result<Option<MessageRow>> {
+        Ok(sqlx::query_as(sql::MESSAGE_BY_ID)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn find_contacts(
+        &self,
+        portfolio: &str,
+        user_id: Option<&str>,
+        wa_id: Option<&str>,
+    ) -> Result<ContactMatches> {
+        let rows: Vec<ContactRow> = sqlx::query_as(sql::CONTACT_MATCHES)
+            .bind(portfolio)
+            .bind(user_id)
+            .bind(wa_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(ContactMatches::sort(rows, user_id, wa_id))
+    }
+
+    async fn conversation_of(
+        &self,
+        phone_number_id: &str,
+        contact_id: i64,
+    ) -> Result<Option<ConversationRow>> {
+        Ok(sqlx::query_as(sql::CONVERSATION_FOR)
+            .bind(phone_number_id)
+            .bind(contact_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn templates(&self, waba_id: &str) -> Result<Vec<TemplateRow>> {
+        Ok(sqlx::query_as(sql::TEMPLATES_OF)
+            .bind(waba_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn templates_named(&self, waba_id: &str, name: &str) -> Result<Vec<TemplateRow>> {
+        Ok(sqlx::query_as(sql::TEMPLATES_NAMED)
+            .bind(waba_id)
+            .bind(name)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn outbox(&self, message_id: i64) -> Result<Option<OutboxRow>> {
+        Ok(sqlx::query_as(sql::OUTBOX_OF)
+            .bind(message_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    async fn send_facts(&self, q: &FactsQuery) -> Result<FactsRow> {
+        let mut conn = self.pool.acquire().await?;
+        let unanswered: i64 = match q.conversation_id {
+            Some(id) => {
+                sqlx::query_scalar(sql::FACT_UNANSWERED)
+                    .bind(id)
+                    .bind(q.last_inbound_at.unwrap_or(i64::MIN))
+                    .fetch_one(&mut *conn)
+                    .await?
+            }
+            None => 0,
+        };
+        let marketing_sent: Vec<i64> = sqlx::query_scalar(sql::FACT_MARKETING_SENT)
+            .bind(q.contact_id)
+            .bind(q.marketing_since)
+            .fetch_all(&mut *conn)
+            .await?;
+        let marketing_held_at: Option<i64> = sqlx::query_scalar(sql::FACT_MARKETING_HELD)
+            .bind(q.contact_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        let (reached, first_reach_at, counted): (i64, Option<i64>, i64) =
+            sqlx::query_as(sql::FACT_REACH)
+                .bind(&q.portfolio)
+                .bind(q.reach_since)
+                .bind(q.contact_id)
+                .fetch_one(&mut *conn)
+                .await?;
+        let spend: Vec<(String, i64)> = match q.spend_between {
+            Some((from, to)) => {
+                sqlx::query_as(sql::FACT_SPEND)
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(&mut *conn)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        let pair_times_ms: Vec<i64> = sqlx::query_scalar(sql::FACT_PAIR)
+            .bind(&q.phone_number_id)
+            .bind(&q.recipient)
+            .bind(q.pair_since_ms)
+            .fetch_all(&mut *conn)
+            .await?;
+        let first_reply_after_referral: Option<i64> = match (q.conversation_id, q.last_referral_at)
+        {
+            (Some(id), Some(at)) => {
+                sqlx::query_scalar(sql::FACT_FIRST_REPLY)
+                    .bind(id)
+                    .bind(at)
+                    .fetch_one(&mut *conn)
+                    .await?
+            }
+            _ => None,
+        };
+        Ok(FactsRow {
+            unanswered,
+            marketing_sent,
+            marketing_held_at,
+            reached,
+            recipient_counted: counted > 0,
+            first_reach_at,
+            spend,
+            pair_times_ms,
+            first_reply_after_referral,
+        })
+    }
+
+    async fn recent_sends(&self, phone_number_id: &str, since_ms: i64) -> Result<Vec<RecentSend>> {
+        Ok(sqlx::query_as(sql::RECENT_SENDS)
+            .bind(phone_number_id)
+            .bind(since_ms)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn costs(&self, from_at: i64, to_at: i64) -> Result<Vec<CostRow>> {
+        Ok(sqlx::query_as(sql::COSTS_BETWEEN)
+            .bind(from_at)
+            .bind(to_at)
+            .fetch_all(&self.pool)
+            .await?)
+    }
 }
 
 /// A write transaction on Postgres.
@@ -464,6 +604,9 @@ impl Tx for PgTx {
             .bind(&m.referral)
             .bind(&m.errors)
             .bind(&m.delivery)
+            .bind(&m.category)
+            .bind(i64::from(m.business_initiated))
+            .bind(&m.biz_opaque)
             .fetch_optional(&mut *self.tx)
             .await?)
     }
@@ -596,6 +739,222 @@ impl Tx for PgTx {
             .bind(&c.detail)
             .bind(c.meta_at)
             .bind(c.received_at_ms)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn sync_template(&mut self, t: &TemplateSync) -> Result<()> {
+        sqlx::query(sql::SYNC_TEMPLATE)
+            .bind(&t.waba_id)
+            .bind(&t.meta_id)
+            .bind(&t.name)
+            .bind(&t.language)
+            .bind(&t.status)
+            .bind(&t.category)
+            .bind(&t.previous_category)
+            .bind(&t.quality)
+            .bind(&t.reason)
+            .bind(&t.components)
+            .bind(&t.parameter_format)
+            .bind(t.synced_at_ms)
+            .bind(t.synced_at_ms.div_euclid(1000))
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_outbox(&mut self, o: &NewOutbox) -> Result<()> {
+        sqlx::query(sql::INSERT_OUTBOX)
+            .bind(o.message_id)
+            .bind(&o.phone_number_id)
+            .bind(&o.recipient)
+            .bind(&o.request)
+            .bind(o.not_before_ms)
+            .bind(o.created_at_ms)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_cost(&mut self, k: &NewCost) -> Result<()> {
+        sqlx::query(sql::INSERT_COST)
+            .bind(k.message_id)
+            .bind(&k.phone_number_id)
+            .bind(&k.market)
+            .bind(k.sent_at)
+            .bind(&k.pricing_model)
+            .bind(&k.category)
+            .bind(&k.pricing_type)
+            .bind(&k.currency)
+            .bind(k.predicted_micros)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn take_lease(
+        &mut self,
+        phone_number_id: &str,
+        holder: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool> {
+        let held: Option<String> = sqlx::query_scalar(sql::TAKE_LEASE)
+            .bind(phone_number_id)
+            .bind(holder)
+            .bind(now_ms)
+            .bind(until_ms)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(held.is_some())
+    }
+
+    async fn release_lease(&mut self, phone_number_id: &str, holder: &str) -> Result<()> {
+        sqlx::query(sql::RELEASE_LEASE)
+            .bind(phone_number_id)
+            .bind(holder)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn orphans_unknown(
+        &mut self,
+        phone_number_id: &str,
+        not_before_ms: i64,
+        now_ms: i64,
+    ) -> Result<u64> {
+        let done = sqlx::query(sql::ORPHANS_UNKNOWN)
+            .bind(phone_number_id)
+            .bind(not_before_ms)
+            .bind(now_ms)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn claim_outbox(
+        &mut self,
+        phone_number_id: &str,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>> {
+        let mut rows: Vec<OutboxRow> = sqlx::query_as(sql::CLAIM_OUTBOX)
+            .bind(phone_number_id)
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.sort_by_key(|r| (r.not_before_ms, r.message_id));
+        Ok(rows)
+    }
+
+    async fn finish_outbox(
+        &mut self,
+        message_id: i64,
+        outcome: &OutboxOutcome,
+        now_ms: i64,
+    ) -> Result<()> {
+        match outcome {
+            OutboxOutcome::Sent { wamid } => {
+                sqlx::query(sql::OUTBOX_SENT)
+                    .bind(message_id)
+                    .bind(now_ms)
+                    .execute(&mut *self.tx)
+                    .await?;
+                sqlx::query(sql::MESSAGE_WAMID)
+                    .bind(message_id)
+                    .bind(wamid)
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+            OutboxOutcome::Retry {
+                not_before_ms,
+                error,
+            }
+            | OutboxOutcome::Unknown {
+                not_before_ms,
+                error,
+            } => {
+                let state = if matches!(outcome, OutboxOutcome::Retry { .. }) {
+                    "queued"
+                } else {
+                    "unknown"
+                };
+                sqlx::query(sql::OUTBOX_AGAIN)
+                    .bind(message_id)
+                    .bind(state)
+                    .bind(not_before_ms)
+                    .bind(error)
+                    .bind(now_ms)
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+            OutboxOutcome::Failed {
+                code,
+                class,
+                details,
+                at,
+            } => {
+                let changed = sqlx::query(sql::OUTBOX_FAILED)
+                    .bind(message_id)
+                    .bind(details)
+                    .bind(now_ms)
+                    .execute(&mut *self.tx)
+                    .await?;
+                if changed.rows_affected() > 0 {
+                    sqlx::query(sql::MESSAGE_FAILED)
+                        .bind(message_id)
+                        .bind(at)
+                        .bind(code)
+                        .bind(class)
+                        .bind(details)
+                        .execute(&mut *self.tx)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn attach_wamid(
+        &mut self,
+        message_id: i64,
+        wamid: &str,
+        now_ms: i64,
+    ) -> Result<Option<String>> {
+        sqlx::query(sql::MESSAGE_WAMID)
+            .bind(message_id)
+            .bind(wamid)
+            .execute(&mut *self.tx)
+            .await?;
+        let current: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT wamid FROM messages WHERE id = $1 AND direction = 'outbound'",
+        )
+        .bind(message_id)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        if current.is_some() {
+            sqlx::query(sql::OUTBOX_SENT)
+                .bind(message_id)
+                .bind(now_ms)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(current.flatten())
+    }
+
+    async fn bill_cost(&mut self, b: &CostBill) -> Result<bool> {
+        let done = sqlx::query(sql::BILL_COST)
+            .bind(b.message_id)
+            .bind(&b.model)
+            .bind(&b.category)
+            .bind(&b.pricing_type)
+            .bind(b.billable.map(i64::from))
+            .bind(b.billed_micros)
+            .bind(b.billed_at)
             .execute(&mut *self.tx)
             .await?;
         Ok(done.rows_affected() == 1)

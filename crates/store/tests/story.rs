@@ -39,6 +39,9 @@ fn message(conversation_id: i64, wamid: &str, meta_at: i64) -> NewMessage {
         referral: None,
         errors: None,
         delivery: None,
+        category: None,
+        business_initiated: false,
+        biz_opaque: None,
     }
 }
 

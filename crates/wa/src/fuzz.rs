@@ -2,7 +2,7 @@
 //! their corpus on every CI run. Each function panics when a property fails, which is what a
 //! fuzzer looks for; none may panic on its own.
 
-use crate::{phone, signature, webhook};
+use crate::{phone, send, signature, webhook};
 
 /// Any bytes: parsing never panics, and the cheap envelope check the endpoint runs before
 /// storing agrees with the full parse ingest runs later.
@@ -73,4 +73,50 @@ pub fn phone(data: &[u8]) {
     let masked = phone::mask_id(&text);
     let shown = masked.bytes().filter(u8::is_ascii_digit).count();
     assert!(shown <= 5, "mask_id shows too much");
+}
+
+/// Any bytes as a `/messages` body: parsing never panics and agrees with `Deserialize`; an
+/// error names a path and a problem; what parses serialises to a body that parses to the same
+/// request, and is a read receipt exactly when it has a `status`.
+pub fn send_request(data: &[u8]) {
+    let parsed = send::parse_send_request(data);
+    let via_serde = serde_json::from_slice::<send::OutboundRequest>(data);
+    assert_eq!(
+        parsed.is_ok(),
+        via_serde.is_ok(),
+        "parse_send_request and Deserialize disagree"
+    );
+    let request = match parsed {
+        Ok(request) => request,
+        Err(e) => {
+            assert!(!e.problem().is_empty(), "an error without a problem");
+            assert!(e.path().chars().count() < 1000, "an error path too long");
+            let _ = e.to_string();
+            return;
+        }
+    };
+    assert_eq!(via_serde.ok().as_ref(), Some(&request));
+    let bytes = serde_json::to_vec(&request).expect("a parsed request serialises");
+    let again = send::parse_send_request(&bytes);
+    assert_eq!(
+        again.as_ref(),
+        Ok(&request),
+        "the serialisation reads back differently"
+    );
+    let value = serde_json::to_value(&request).expect("a parsed request serialises");
+    assert_eq!(
+        value.get("status").is_some(),
+        matches!(request, send::OutboundRequest::Read(_)),
+        "a read receipt is told by its status"
+    );
+    if let send::OutboundRequest::Message(m) = &request {
+        assert_eq!(
+            value.get("type").and_then(serde_json::Value::as_str),
+            Some(m.body.type_name())
+        );
+        assert!(
+            value.get(m.body.type_name()).is_some(),
+            "the content is under its type"
+        );
+    }
 }

@@ -46,6 +46,7 @@ mod settings;
 mod templates;
 mod verdict;
 mod volume;
+mod wire;
 
 #[cfg(test)]
 mod tests;
@@ -82,6 +83,7 @@ pub use templates::{
     placeholders,
 };
 pub use verdict::{Clearance, Note, REFUSAL_HTTP_STATUS, Refusal, Verdict, code, note};
+pub use wire::{WireError, intent_parts, message_of, read_message, recipient_key, synced_template};
 
 use crate::Timestamp;
 use crate::category::Category;

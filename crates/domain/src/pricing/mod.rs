@@ -35,7 +35,7 @@ pub use cbp::{CONVERSATION, CbpCharge, CbpConversation, CbpConversations};
 pub use market::Market;
 pub use money::{Currency, MICROS_PER_UNIT, Money, MoneyError};
 pub use predict::{MessageKind, Prediction, PricingType, SendFacts, predict, pricing_category};
-pub use rate_card::{MarketRates, RateCard, RateCardError, RateCards};
+pub use rate_card::{MarketRates, RateCard, RateCardError, RateCards, SAMPLE_CARD_CSV};
 pub use reconcile::{BillUpdate, Billed, BilledCategory, Disagreement, bill_once, reconcile};
 pub use report::{CostReport, LedgerRow, ReportError, ReportKey, ReportLine, cost_report};
 pub use rules::{PricingModel, PricingRules, RULES, ServiceCharge, rules_at};

@@ -16,6 +16,10 @@
 //! §7.4), and only some markets have an authentication-international rate. A message the rules
 //! say is billable but whose rate is missing is predicted as billable with an unknown amount.
 
+/// The sample card shipped with guichet (`rates/sample-usd.csv`): SAMPLE FIGURES, not Meta's
+/// prices, so that the demo and the tests have a card to price with.
+pub const SAMPLE_CARD_CSV: &str = include_str!("../../rates/sample-usd.csv");
+
 use std::collections::BTreeMap;
 use std::fmt;
 

@@ -134,6 +134,9 @@ impl Ingest<'_> {
             errors: (!m.errors.is_empty())
                 .then(|| serde_json::to_string(&m.errors).unwrap_or_default()),
             delivery: None,
+            category: None,
+            business_initiated: false,
+            biz_opaque: None,
         };
         let Some(message_id) = self.tx.insert_message(&new).await? else {
             self.metrics.item("message", "duplicate");
@@ -280,6 +283,9 @@ impl Ingest<'_> {
             referral: None,
             errors: None,
             delivery: Some(Delivery::default().status().as_str().to_owned()),
+            category: None,
+            business_initiated: false,
+            biz_opaque: None,
         };
         let Some(message_id) = self.tx.insert_message(&new).await? else {
             self.metrics.item("echo", "duplicate");

@@ -8,11 +8,18 @@ use sha2::{Digest, Sha256};
 pub(super) type Migration = (i64, &'static str, &'static str);
 
 /// The database.
-pub(super) const MAIN: &[Migration] = &[(
-    1,
-    "inbound",
-    include_str!("../../migrations/sqlite/0001_inbound.sql"),
-)];
+pub(super) const MAIN: &[Migration] = &[
+    (
+        1,
+        "inbound",
+        include_str!("../../migrations/sqlite/0001_inbound.sql"),
+    ),
+    (
+        2,
+        "outbound",
+        include_str!("../../migrations/sqlite/0002_outbound.sql"),
+    ),
+];
 
 /// The inbound journal.
 pub(super) const JOURNAL: &[Migration] = &[(

@@ -525,6 +525,123 @@ impl Store for SqliteStore {
         self.read(move |c| all(c, sql::CONSENTS_OF, [contact_id]))
             .await
     }
+
+    async fn message(&self, id: i64) -> Result<Option<MessageRow>> {
+        self.read(move |c| one(c, sql::MESSAGE_BY_ID, [id])).await
+    }
+
+    async fn find_contacts(
+        &self,
+        portfolio: &str,
+        user_id: Option<&str>,
+        wa_id: Option<&str>,
+    ) -> Result<ContactMatches> {
+        let (p, u, w) = (
+            portfolio.to_owned(),
+            user_id.map(str::to_owned),
+            wa_id.map(str::to_owned),
+        );
+        let rows: Vec<ContactRow> = self
+            .read(move |c| all(c, sql::CONTACT_MATCHES, params![p, u, w]))
+            .await?;
+        Ok(ContactMatches::sort(rows, user_id, wa_id))
+    }
+
+    async fn conversation_of(
+        &self,
+        phone_number_id: &str,
+        contact_id: i64,
+    ) -> Result<Option<ConversationRow>> {
+        let phone = phone_number_id.to_owned();
+        self.read(move |c| one(c, sql::CONVERSATION_FOR, params![phone, contact_id]))
+            .await
+    }
+
+    async fn templates(&self, waba_id: &str) -> Result<Vec<TemplateRow>> {
+        let waba_id = waba_id.to_owned();
+        self.read(move |c| all(c, sql::TEMPLATES_OF, [waba_id]))
+            .await
+    }
+
+    async fn templates_named(&self, waba_id: &str, name: &str) -> Result<Vec<TemplateRow>> {
+        let key = [waba_id.to_owned(), name.to_owned()];
+        self.read(move |c| all(c, sql::TEMPLATES_NAMED, key)).await
+    }
+
+    async fn outbox(&self, message_id: i64) -> Result<Option<OutboxRow>> {
+        self.read(move |c| one(c, sql::OUTBOX_OF, [message_id]))
+            .await
+    }
+
+    async fn send_facts(&self, q: &FactsQuery) -> Result<FactsRow> {
+        let q = q.clone();
+        self.read(move |c| {
+            let unanswered = match q.conversation_id {
+                Some(id) => one_value(
+                    c,
+                    sql::FACT_UNANSWERED,
+                    params![id, q.last_inbound_at.unwrap_or(i64::MIN)],
+                )?
+                .unwrap_or(0),
+                None => 0,
+            };
+            let mut stmt = c.prepare_cached(&sqlite_sql(sql::FACT_MARKETING_SENT))?;
+            let marketing_sent = stmt
+                .query_map(params![q.contact_id, q.marketing_since], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            let marketing_held_at: Option<i64> =
+                one_value(c, sql::FACT_MARKETING_HELD, [q.contact_id])?.flatten();
+            let (reached, first_reach_at, counted) = c
+                .prepare_cached(&sqlite_sql(sql::FACT_REACH))?
+                .query_row(params![q.portfolio, q.reach_since, q.contact_id], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get::<_, i64>(2)?))
+                })?;
+            let spend = match q.spend_between {
+                Some((from, to)) => {
+                    let mut stmt = c.prepare_cached(&sqlite_sql(sql::FACT_SPEND))?;
+                    stmt.query_map(params![from, to], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<rusqlite::Result<Vec<(String, i64)>>>()?
+                }
+                None => Vec::new(),
+            };
+            let mut stmt = c.prepare_cached(&sqlite_sql(sql::FACT_PAIR))?;
+            let pair_times_ms = stmt
+                .query_map(
+                    params![q.phone_number_id, q.recipient, q.pair_since_ms],
+                    |r| r.get(0),
+                )?
+                .collect::<rusqlite::Result<Vec<i64>>>()?;
+            let first_reply_after_referral = match (q.conversation_id, q.last_referral_at) {
+                (Some(id), Some(at)) => {
+                    one_value::<Option<i64>>(c, sql::FACT_FIRST_REPLY, params![id, at])?.flatten()
+                }
+                _ => None,
+            };
+            Ok(FactsRow {
+                unanswered,
+                marketing_sent,
+                marketing_held_at,
+                reached,
+                recipient_counted: counted > 0,
+                first_reach_at,
+                spend,
+                pair_times_ms,
+                first_reply_after_referral,
+            })
+        })
+        .await
+    }
+
+    async fn recent_sends(&self, phone_number_id: &str, since_ms: i64) -> Result<Vec<RecentSend>> {
+        let phone = phone_number_id.to_owned();
+        self.read(move |c| all(c, sql::RECENT_SENDS, params![phone, since_ms]))
+            .await
+    }
+
+    async fn costs(&self, from_at: i64, to_at: i64) -> Result<Vec<CostRow>> {
+        self.read(move |c| all(c, sql::COSTS_BETWEEN, params![from_at, to_at]))
+            .await
+    }
 }
 
 /// A write transaction on SQLite. Dropped without commit, it rolls back.
@@ -730,7 +847,10 @@ impl Tx for SqliteTx {
                     m.context_wamid,
                     m.referral,
                     m.errors,
-                    m.delivery
+                    m.delivery,
+                    m.category,
+                    i64::from(m.business_initiated),
+                    m.biz_opaque
                 ],
                 |r| r.get(0),
             )
@@ -884,6 +1004,217 @@ impl Tx for SqliteTx {
             )
         })?;
         Ok(done == 1)
+    }
+
+    async fn sync_template(&mut self, t: &TemplateSync) -> Result<()> {
+        self.with(|c| {
+            exec(
+                c,
+                sql::SYNC_TEMPLATE,
+                params![
+                    t.waba_id,
+                    t.meta_id,
+                    t.name,
+                    t.language,
+                    t.status,
+                    t.category,
+                    t.previous_category,
+                    t.quality,
+                    t.reason,
+                    t.components,
+                    t.parameter_format,
+                    t.synced_at_ms,
+                    t.synced_at_ms.div_euclid(1000)
+                ],
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn insert_outbox(&mut self, o: &NewOutbox) -> Result<()> {
+        self.with(|c| {
+            exec(
+                c,
+                sql::INSERT_OUTBOX,
+                params![
+                    o.message_id,
+                    o.phone_number_id,
+                    o.recipient,
+                    o.request,
+                    o.not_before_ms,
+                    o.created_at_ms
+                ],
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn insert_cost(&mut self, k: &NewCost) -> Result<()> {
+        self.with(|c| {
+            exec(
+                c,
+                sql::INSERT_COST,
+                params![
+                    k.message_id,
+                    k.phone_number_id,
+                    k.market,
+                    k.sent_at,
+                    k.pricing_model,
+                    k.category,
+                    k.pricing_type,
+                    k.currency,
+                    k.predicted_micros
+                ],
+            )
+        })?;
+        Ok(())
+    }
+
+    async fn take_lease(
+        &mut self,
+        phone_number_id: &str,
+        holder: &str,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<bool> {
+        let held: Option<String> = self.with(|c| {
+            one_value(
+                c,
+                sql::TAKE_LEASE,
+                params![phone_number_id, holder, now_ms, until_ms],
+            )
+        })?;
+        Ok(held.is_some())
+    }
+
+    async fn release_lease(&mut self, phone_number_id: &str, holder: &str) -> Result<()> {
+        self.with(|c| exec(c, sql::RELEASE_LEASE, params![phone_number_id, holder]))?;
+        Ok(())
+    }
+
+    async fn orphans_unknown(
+        &mut self,
+        phone_number_id: &str,
+        not_before_ms: i64,
+        now_ms: i64,
+    ) -> Result<u64> {
+        let n = self.with(|c| {
+            exec(
+                c,
+                sql::ORPHANS_UNKNOWN,
+                params![phone_number_id, not_before_ms, now_ms],
+            )
+        })?;
+        Ok(n as u64)
+    }
+
+    async fn claim_outbox(
+        &mut self,
+        phone_number_id: &str,
+        now_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>> {
+        let mut rows: Vec<OutboxRow> = self.with(|c| {
+            all(
+                c,
+                sql::CLAIM_OUTBOX,
+                params![phone_number_id, now_ms, now_ms, limit],
+            )
+        })?;
+        rows.sort_by_key(|r| (r.not_before_ms, r.message_id));
+        Ok(rows)
+    }
+
+    async fn finish_outbox(
+        &mut self,
+        message_id: i64,
+        outcome: &OutboxOutcome,
+        now_ms: i64,
+    ) -> Result<()> {
+        self.with(|c| {
+            match outcome {
+                OutboxOutcome::Sent { wamid } => {
+                    exec(c, sql::OUTBOX_SENT, params![message_id, now_ms])?;
+                    exec(c, sql::MESSAGE_WAMID, params![message_id, wamid])?;
+                }
+                OutboxOutcome::Retry {
+                    not_before_ms,
+                    error,
+                } => {
+                    exec(
+                        c,
+                        sql::OUTBOX_AGAIN,
+                        params![message_id, "queued", not_before_ms, error, now_ms],
+                    )?;
+                }
+                OutboxOutcome::Unknown {
+                    not_before_ms,
+                    error,
+                } => {
+                    exec(
+                        c,
+                        sql::OUTBOX_AGAIN,
+                        params![message_id, "unknown", not_before_ms, error, now_ms],
+                    )?;
+                }
+                OutboxOutcome::Failed {
+                    code,
+                    class,
+                    details,
+                    at,
+                } => {
+                    let changed =
+                        exec(c, sql::OUTBOX_FAILED, params![message_id, details, now_ms])?;
+                    if changed > 0 {
+                        exec(
+                            c,
+                            sql::MESSAGE_FAILED,
+                            params![message_id, at, code, class, details],
+                        )?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    async fn attach_wamid(
+        &mut self,
+        message_id: i64,
+        wamid: &str,
+        now_ms: i64,
+    ) -> Result<Option<String>> {
+        self.with(|c| {
+            exec(c, sql::MESSAGE_WAMID, params![message_id, wamid])?;
+            let current: Option<Option<String>> = one_value(
+                c,
+                "SELECT wamid FROM messages WHERE id = $1 AND direction = 'outbound'",
+                [message_id],
+            )?;
+            if current.is_some() {
+                exec(c, sql::OUTBOX_SENT, params![message_id, now_ms])?;
+            }
+            Ok(current.flatten())
+        })
+    }
+
+    async fn bill_cost(&mut self, b: &CostBill) -> Result<bool> {
+        let n = self.with(|c| {
+            exec(
+                c,
+                sql::BILL_COST,
+                params![
+                    b.message_id,
+                    b.model,
+                    b.category,
+                    b.pricing_type,
+                    b.billable.map(i64::from),
+                    b.billed_micros,
+                    b.billed_at
+                ],
+            )
+        })?;
+        Ok(n == 1)
     }
 
     async fn commit(mut self: Box<Self>) -> Result<()> {

@@ -71,6 +71,7 @@ from_row!(MessageRow {
     error_class,
     error_details,
     biz_opaque,
+    category,
 });
 from_row!(DeliveryColumns {
     delivery,
@@ -113,7 +114,43 @@ from_row!(TemplateRow {
     previous_category,
     quality,
     reason,
+    components,
+    parameter_format,
+    synced_at_ms,
 });
+from_row!(OutboxRow {
+    message_id,
+    phone_number_id,
+    recipient,
+    request,
+    state,
+    not_before_ms,
+    attempts,
+    resent,
+    sent_ms,
+    last_error,
+    created_at_ms,
+    updated_at_ms,
+});
+from_row!(CostRow {
+    message_id,
+    phone_number_id,
+    market,
+    sent_at,
+    pricing_model,
+    category,
+    pricing_type,
+    currency,
+    predicted_micros,
+    billed_model,
+    billed_category,
+    billed_type,
+    billable,
+    billed_micros,
+    billed_at,
+    wamid,
+});
+from_row!(RecentSend { recipient, sent_ms });
 from_row!(ConsentRow {
     id,
     contact_id,
