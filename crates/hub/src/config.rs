@@ -71,6 +71,8 @@ struct RawPolicy {
     marketing_max: u32,
     marketing_per_days: u32,
     max_pacing_delay_s: i64,
+    pair_burst: u32,
+    pair_interval_ms: i64,
     window_warning_minutes: i64,
     opt_out_keywords: Vec<String>,
     opt_in_keywords: Vec<String>,
@@ -753,6 +755,11 @@ impl RawPolicy {
                 per: Seconds(i64::from(self.marketing_per_days.max(1)) * Seconds::DAY.0),
             }),
             max_pacing_delay: Seconds(self.max_pacing_delay_s.max(0)),
+            pair_rate: domain::policy::PairRate {
+                interval_ms: self.pair_interval_ms.max(1),
+                burst: self.pair_burst.max(1),
+                burst_window_ms: self.pair_interval_ms.max(1),
+            },
             window_warning: Seconds(self.window_warning_minutes.max(0) * 60),
             ..Policy::default()
         };
@@ -830,7 +837,7 @@ impl RawPricing {
         if sample {
             match RateCard::from_csv(
                 domain::pricing::SAMPLE_CARD_CSV,
-                YearMonth::new(2023, 6).unwrap_or_else(|| unreachable!()),
+                YearMonth::new(2023, 7).unwrap_or_else(|| unreachable!()),
             ) {
                 Ok(card) => cards.push(card),
                 Err(e) => problems.push(format!("the built-in sample rate card: {e}")),

@@ -135,6 +135,22 @@ impl Graph {
         Ok(all)
     }
 
+    /// `POST /{phone-number-id}/messages` for what is not a message (mark as read, typing):
+    /// Meta's answer as is.
+    pub async fn post_messages(
+        &self,
+        phone_number_id: &str,
+        token: &str,
+        body: &Value,
+    ) -> Result<Value, GraphFailure> {
+        let request = self
+            .http
+            .post(format!("{}/{phone_number_id}/messages", self.base))
+            .bearer_auth(token)
+            .json(body);
+        answer(request.send().await).await
+    }
+
     /// `POST /{waba-id}/message_templates`: submits a template for review.
     pub async fn create_template(
         &self,

@@ -9,9 +9,11 @@ pub mod appender;
 pub mod clock;
 pub mod config;
 mod error;
+pub mod graph;
 mod health;
 pub mod ingest;
 pub mod metrics;
+pub mod outbound;
 pub mod replays;
 mod webhook;
 
@@ -40,6 +42,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
     pub appender: Appender,
+    pub graph: graph::Graph,
+    pub wakers: outbound::Wakers,
+    /// When a send last asked for a template sync (ms), so that misses do not hammer Meta.
+    pub template_sync_asked_ms: std::sync::atomic::AtomicI64,
 }
 
 /// The HTTP routes.
@@ -105,12 +111,34 @@ pub async fn run(
             .collect()
     };
 
+    let graph = graph::Graph::new(&settings.graph_url, settings.outbound.request_timeout);
+    let wakers = outbound::Wakers::new(&settings);
+    let sender = outbound::sender::Sender {
+        store: store.clone(),
+        settings: settings.clone(),
+        clock: clock.clone(),
+        graph: graph.clone(),
+        metrics: metrics.clone(),
+        node: node_name(),
+    };
+    let senders = sender.start(&wakers, &stop_rx);
+    let syncer = tokio::spawn(sync_templates(
+        store.clone(),
+        graph.clone(),
+        settings.clone(),
+        clock.clone(),
+        stop_rx.clone(),
+    ));
+
     let state = Arc::new(AppState {
         settings,
         store,
         clock,
         metrics,
         appender,
+        graph,
+        wakers,
+        template_sync_asked_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
     });
     let app = router(state.clone());
     tracing::info!(address = %listener.local_addr()?, "guichet is listening");
@@ -125,6 +153,10 @@ pub async fn run(
         let _ = task.await;
     }
     let _ = stop_tx.send(true);
+    for task in senders {
+        let _ = task.await;
+    }
+    syncer.abort();
     for handle in ingest {
         match handle {
             IngestHandle::Thread(thread) => {
@@ -137,4 +169,38 @@ pub async fn run(
     }
     tracing::info!("guichet stopped");
     Ok(())
+}
+
+/// This process's name in the send leases: host and process id, unique while it runs.
+fn node_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "node".into());
+    format!("{host}:{}:{}", std::process::id(), rand::random::<u32>())
+}
+
+/// Keeps the templates current: at start, then hourly (webhooks update them in between).
+async fn sync_templates(
+    store: Arc<dyn Store>,
+    graph: graph::Graph,
+    settings: Arc<Settings>,
+    clock: Arc<dyn Clock>,
+    mut stop: watch::Receiver<bool>,
+) {
+    if settings.numbers.iter().all(|n| n.access_token.is_empty()) {
+        return;
+    }
+    loop {
+        match outbound::templates::sync(&store, &graph, &settings, &clock).await {
+            Ok(report) => tracing::info!(
+                templates = report.templates,
+                recategorised = report.recategorised,
+                failures = report.failures.len(),
+                "templates synced"
+            ),
+            Err(e) => tracing::warn!(error = %e, "template sync failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }

@@ -47,6 +47,8 @@ pub struct Metrics {
     /// Group commits and the webhooks they carried.
     pub append_batches: Counter,
     pub append_events: Counter,
+    /// Graph API sends by outcome: accepted, refused, not_sent, no_answer.
+    pub sends: Family<Outcome, Counter>,
 }
 
 impl Metrics {
@@ -112,6 +114,8 @@ impl Metrics {
             "Webhooks written by group commits",
             append_events.clone(),
         );
+        let sends = Family::<Outcome, Counter>::default();
+        registry.register("graph_sends", "Graph API sends by outcome", sends.clone());
         Self {
             registry,
             webhooks,
@@ -124,7 +128,12 @@ impl Metrics {
             ingest_failed,
             append_batches,
             append_events,
+            sends,
         }
+    }
+
+    pub fn send(&self, outcome: &'static str) {
+        self.sends.get_or_create(&Outcome { outcome }).inc();
     }
 
     pub fn webhook(&self, outcome: &'static str) {

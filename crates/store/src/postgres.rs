@@ -904,7 +904,8 @@ impl Tx for PgTx {
                     .bind(now_ms)
                     .execute(&mut *self.tx)
                     .await?;
-                if changed.rows_affected() > 0 {
+                // Without an answer the message may have arrived: it stays undecided.
+                if changed.rows_affected() > 0 && class != "unknown" {
                     sqlx::query(sql::MESSAGE_FAILED)
                         .bind(message_id)
                         .bind(at)
@@ -937,7 +938,7 @@ impl Tx for PgTx {
         .fetch_optional(&mut *self.tx)
         .await?;
         if current.is_some() {
-            sqlx::query(sql::OUTBOX_SENT)
+            sqlx::query(sql::OUTBOX_SETTLED)
                 .bind(message_id)
                 .bind(now_ms)
                 .execute(&mut *self.tx)

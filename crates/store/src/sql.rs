@@ -219,8 +219,9 @@ pub(crate) const TEMPLATES_NAMED: &str = concat!(
     " FROM templates WHERE waba_id = $1 AND name = $2 ORDER BY language"
 );
 
-/// A sync is Meta's word at `$12` (ms): it wins over webhooks of that second or before, and a
-/// later webhook still wins over it.
+/// A sync is Meta's word at `$12` (ms): it wins over webhooks of earlier seconds. A webhook of
+/// the same second or later, whenever it arrives, wins over it (a webhook is news; a sync may
+/// have read Meta a moment before the change it reports).
 pub(crate) const SYNC_TEMPLATE: &str = "INSERT INTO templates \
      (waba_id, meta_id, name, language, status, category, previous_category, quality, reason, \
       components, parameter_format, synced_at_ms, updated_at_ms, status_at, category_at, quality_at) \
@@ -305,6 +306,10 @@ pub(crate) const CLAIM_OUTBOX: &str = concat!(
 pub(crate) const OUTBOX_SENT: &str = "UPDATE outbox SET state = 'sent', last_error = NULL, \
      updated_at_ms = $2 WHERE message_id = $1 AND state IN ('queued', 'sending', 'unknown')";
 
+/// A status naming the message proves it left, whatever the sender concluded.
+pub(crate) const OUTBOX_SETTLED: &str = "UPDATE outbox SET state = 'sent', last_error = NULL, \
+     updated_at_ms = $2 WHERE message_id = $1 AND state <> 'sent'";
+
 pub(crate) const MESSAGE_WAMID: &str = "UPDATE messages SET wamid = $2 \
      WHERE id = $1 AND wamid IS NULL AND direction = 'outbound'";
 
@@ -336,12 +341,16 @@ pub(crate) const FACT_MARKETING_HELD: &str = "SELECT MAX(m.failed_at) FROM messa
      JOIN conversations c ON c.id = m.conversation_id \
      WHERE c.contact_id = $1 AND m.direction = 'outbound' AND m.error_code = 131049";
 
-pub(crate) const FACT_REACH: &str = "SELECT COUNT(DISTINCT c.contact_id), MIN(m.meta_at), \
-     CAST(COALESCE(MAX(CASE WHEN c.contact_id = $3 THEN 1 ELSE 0 END), 0) AS BIGINT) \
-     FROM messages m JOIN conversations c ON c.id = m.conversation_id \
-     JOIN contacts k ON k.id = c.contact_id \
-     WHERE k.portfolio = $1 AND m.direction = 'outbound' AND m.business_initiated = 1 \
-     AND m.meta_at > $2 AND (m.delivery IS NULL OR m.delivery <> 'failed')";
+/// A customer counts for 24 h after their latest business-initiated message: the first place
+/// frees when the earliest of those latest times is 24 h old.
+pub(crate) const FACT_REACH: &str = "SELECT COUNT(*), MIN(last_at), \
+     CAST(COALESCE(MAX(CASE WHEN contact_id = $3 THEN 1 ELSE 0 END), 0) AS BIGINT) \
+     FROM (SELECT c.contact_id AS contact_id, MAX(m.meta_at) AS last_at \
+       FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+       JOIN contacts k ON k.id = c.contact_id \
+       WHERE k.portfolio = $1 AND m.direction = 'outbound' AND m.business_initiated = 1 \
+       AND m.meta_at > $2 AND (m.delivery IS NULL OR m.delivery <> 'failed') \
+       GROUP BY c.contact_id) AS reached";
 
 pub(crate) const FACT_SPEND: &str = "SELECT k.category, CAST(SUM(k.predicted_micros) AS BIGINT) \
      FROM costs k JOIN messages m ON m.id = k.message_id \

@@ -227,6 +227,15 @@ impl RateCard {
     }
 
     /// The rate of `category` in `market`, if the card has one.
+    /// The markets where a template moved from category `from` to `to` changes price: a
+    /// recategorisation Meta applies is billed at the new category's rate (cloud-api.md §6.4).
+    pub fn markets_where_price_changes(&self, from: Category, to: Category) -> Vec<Market> {
+        self.markets()
+            .filter(|m| self.rate(m, from) != self.rate(m, to))
+            .cloned()
+            .collect()
+    }
+
     pub fn rate(&self, market: &Market, category: Category) -> Option<Money> {
         self.rates(market)?.get(category)
     }
@@ -434,6 +443,17 @@ mod tests {
 
     fn month(text: &str) -> YearMonth {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_recategorisation_changes_the_price_where_the_rates_differ() {
+        let card = RateCard::from_csv(SAMPLE, month("2026-07")).unwrap();
+        let changed = card.markets_where_price_changes(Category::Utility, Category::Marketing);
+        assert!(!changed.is_empty());
+        assert!(
+            card.markets_where_price_changes(Category::Utility, Category::Utility)
+                .is_empty()
+        );
     }
 
     fn usd(text: &str) -> Option<Money> {

@@ -3,6 +3,9 @@
 
 mod contacts;
 mod conversations;
+mod costs;
+mod messages;
+mod templates;
 mod views;
 
 use std::sync::Arc;
@@ -14,7 +17,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
@@ -29,6 +32,14 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/conversations/{id}", get(conversations::show))
         .route("/conversations/{id}/messages", get(conversations::messages))
         .route("/contacts/{id}", get(contacts::show))
+        .route("/messages", post(messages::send))
+        .route("/messages/preflight", post(messages::preflight))
+        .route("/messages/{id}", get(messages::show))
+        .route("/media", post(messages::upload))
+        .route("/consents", post(messages::consent))
+        .route("/templates", get(templates::list).post(templates::create))
+        .route("/templates/sync", post(templates::sync))
+        .route("/costs", get(costs::report))
         .layer(middleware::from_fn_with_state(state, require_token))
 }
 

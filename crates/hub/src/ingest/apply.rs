@@ -169,6 +169,8 @@ impl Ingest<'_> {
         if let Content::System(system) = &m.content {
             self.system_message(contact_id, system, at).await?;
         }
+        self.keyword(number, contact_id, &m.content, m.timestamp)
+            .await?;
         let payload = json!({
             "conversation_id": conversation.id,
             "message_id": message_id,
@@ -370,10 +372,14 @@ impl Ingest<'_> {
             return Ok(());
         };
         // Without the message yet, the status waits in `message_statuses` and is replayed when
-        // the message is recorded.
+        // the message is recorded — or now, if it names a message guichet sent whose answer
+        // never came (or has not been recorded yet).
         let Some(message) = message else {
-            return Ok(());
+            return self.status_of_unanswered_send(s).await;
         };
+        if let Some(p) = pricing {
+            self.bill(message.message_id, p, s.timestamp).await?;
+        }
         let failure = failure.map(|e| Failure {
             code: e.code,
             details: e.details().map(str::to_owned),
@@ -418,6 +424,90 @@ impl Ingest<'_> {
             )
             .await?;
         }
+        Ok(())
+    }
+
+    /// A status whose wamid guichet does not know, with guichet's `biz_opaque_callback_data`:
+    /// the message it sent without hearing back (or not yet). It gets the wamid and is settled
+    /// as sent; then every status stored for the wamid applies.
+    async fn status_of_unanswered_send(&mut self, s: &Status) -> Result<()> {
+        let Some(message_id) = s
+            .biz_opaque_callback_data
+            .as_deref()
+            .and_then(crate::outbound::message_id_of_opaque)
+        else {
+            return Ok(());
+        };
+        let Some(wamid) = self.tx.attach_wamid(message_id, &s.id, self.now_ms).await? else {
+            return Ok(());
+        };
+        if wamid != s.id {
+            // Resent after no answer, and the first attempt arrived too.
+            self.notes.push(format!(
+                "message {message_id} was sent twice: {wamid} and {}",
+                s.id
+            ));
+            return self
+                .event(
+                    "message.sent_twice",
+                    None,
+                    Some(message_id),
+                    json!({"message_id": message_id, "wamids": [wamid, s.id]}),
+                )
+                .await;
+        }
+        if let Some(p) = &s.pricing {
+            self.bill(message_id, p, s.timestamp).await?;
+        }
+        self.replay_statuses(&s.id).await
+    }
+
+    /// Meta's `pricing` of an outbound message: its bill, kept once beside the prediction.
+    async fn bill(&mut self, message_id: i64, p: &wa::webhook::Pricing, at: i64) -> Result<()> {
+        self.tx
+            .bill_cost(&store::CostBill {
+                message_id,
+                model: p.pricing_model.clone(),
+                category: p.category.clone(),
+                pricing_type: p.kind.clone(),
+                billable: p.billable,
+                billed_micros: None,
+                billed_at: at,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// A customer's STOP / START style keyword: a consent event (cloud-api.md §6.3).
+    async fn keyword(
+        &mut self,
+        number: &str,
+        contact_id: i64,
+        content: &Content,
+        at: i64,
+    ) -> Result<()> {
+        let text = match content {
+            Content::Text(t) => t.body.as_str(),
+            Content::Button(b) => b.text.as_deref().unwrap_or_default(),
+            _ => return Ok(()),
+        };
+        let value = match self.settings.keywords.classify(text) {
+            Some(domain::policy::KeywordKind::OptOut) => "opt_out",
+            Some(domain::policy::KeywordKind::OptIn) => "opt_in",
+            None => return Ok(()),
+        };
+        self.tx
+            .insert_consent(&NewConsent {
+                contact_id,
+                phone_number_id: Some(number.to_owned()),
+                category: "marketing".into(),
+                value: value.into(),
+                source: "keyword".into(),
+                detail: Some(text.chars().take(64).collect()),
+                meta_at: at,
+                received_at_ms: self.now_ms,
+            })
+            .await?;
         Ok(())
     }
 

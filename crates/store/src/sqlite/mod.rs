@@ -1165,7 +1165,8 @@ impl Tx for SqliteTx {
                 } => {
                     let changed =
                         exec(c, sql::OUTBOX_FAILED, params![message_id, details, now_ms])?;
-                    if changed > 0 {
+                    // Without an answer the message may have arrived: it stays undecided.
+                    if changed > 0 && class != "unknown" {
                         exec(
                             c,
                             sql::MESSAGE_FAILED,
@@ -1192,7 +1193,7 @@ impl Tx for SqliteTx {
                 [message_id],
             )?;
             if current.is_some() {
-                exec(c, sql::OUTBOX_SENT, params![message_id, now_ms])?;
+                exec(c, sql::OUTBOX_SETTLED, params![message_id, now_ms])?;
             }
             Ok(current.flatten())
         })
