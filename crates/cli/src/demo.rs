@@ -79,6 +79,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         limits: sandbox::Limits::default(),
     });
     sandbox.start();
+    // Seeded before the hub starts, so that its first template sync finds the templates; the
+    // customers' webhooks wait in the hub's listen backlog.
+    seed(&sandbox).context("seeding the demo business")?;
 
     let env = [
         ("GUICHET_LISTEN", hub_addr.to_string()),
@@ -116,7 +119,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         },
     ));
 
-    seed(&sandbox).context("seeding the demo business")?;
     crate::write_stdout(&guide(&hub_url, &sandbox_url, &args));
 
     let chatter = chatter(sandbox.clone(), args.chatter_secs);
@@ -314,9 +316,18 @@ fn guide(hub: &str, sandbox: &str, args: &DemoArgs) -> String {
          \x20 curl -s {hub}/api/v1/conversations -H 'authorization: Bearer {API_TOKEN}'\n\
          A customer writes:\n\
          \x20 curl -s {sandbox}/_sandbox/customers/33612345678/messages -H 'content-type: application/json' -d '{{\"text\": \"Toujours là ?\"}}'\n\
-         The business answers, as through graph.facebook.com:\n\
-         \x20 curl -s {sandbox}/v25.0/{NUMBER}/messages -H 'authorization: Bearer {ACCESS_TOKEN}' -H 'content-type: application/json' \\\n\
-         \x20   -d '{{\"messaging_product\": \"whatsapp\", \"to\": \"33612345678\", \"type\": \"text\", \"text\": {{\"body\": \"Un technicien arrive.\"}}}}'\n\
+         The business answers through guichet: checked against Meta's rules, priced, paced, sent once:\n\
+         \x20 curl -s {hub}/api/v1/messages -H 'authorization: Bearer {API_TOKEN}' -H 'content-type: application/json' \\\n\
+         \x20   -d '{{\"to\": \"33612345678\", \"type\": \"text\", \"text\": {{\"body\": \"Un technicien arrive.\"}}}}'\n\
+         Once the window has closed (move the clock 25 h, below), free-form is refused; a template with a recorded opt-in goes:\n\
+         \x20 curl -s {hub}/api/v1/messages/preflight -H 'authorization: Bearer {API_TOKEN}' -H 'content-type: application/json' \\\n\
+         \x20   -d '{{\"to\": \"34612345678\", \"type\": \"text\", \"text\": {{\"body\": \"Bonjour\"}}}}'\n\
+         \x20 curl -s {hub}/api/v1/consents -H 'authorization: Bearer {API_TOKEN}' -H 'content-type: application/json' \\\n\
+         \x20   -d '{{\"to\": \"34612345678\", \"value\": \"opt_in\", \"source\": \"web_form\"}}'\n\
+         \x20 curl -s {hub}/api/v1/messages -H 'authorization: Bearer {API_TOKEN}' -H 'content-type: application/json' \\\n\
+         \x20   -d '{{\"to\": \"34612345678\", \"type\": \"template\", \"template\": {{\"name\": \"repair_visit\", \"language\": {{\"code\": \"fr\"}}, \"components\": [{{\"type\": \"body\", \"parameters\": [{{\"type\": \"text\", \"text\": \"Ana\"}}, {{\"type\": \"text\", \"text\": \"lundi\"}}]}}]}}}}'\n\
+         What it cost this month, predicted and billed:\n\
+         \x20 curl -s {hub}/api/v1/costs -H 'authorization: Bearer {API_TOKEN}'\n\
          What the customer got, and the templates:\n\
          \x20 curl -s {sandbox}/_sandbox/customers/33612345678/transcript\n\
          \x20 curl -s {sandbox}/v25.0/{WABA}/message_templates -H 'authorization: Bearer {ACCESS_TOKEN}'\n\

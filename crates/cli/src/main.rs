@@ -1,5 +1,6 @@
 //! `guichet`: a self-hosted customer-service hub for the WhatsApp Business Platform.
 
+mod costs;
 mod demo;
 mod sandbox_ctl;
 
@@ -42,6 +43,22 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Debug, clap::Args)]
+struct CostsArgs {
+    /// One month, such as 2026-10 (default: this month, on the account's clock).
+    #[arg(long, conflicts_with_all = ["from", "to"])]
+    month: Option<String>,
+    /// First month of a range.
+    #[arg(long)]
+    from: Option<String>,
+    /// Last month of a range (default: this month).
+    #[arg(long)]
+    to: Option<String>,
+    /// Print the report as JSON, as `GET /api/v1/costs` answers it.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the hub: webhook endpoint, ingest and REST API, until Ctrl-C or SIGTERM.
@@ -51,6 +68,15 @@ enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// What WhatsApp traffic cost, by month, category, market and number: predicted when each
+    /// message was queued, beside what Meta billed in its status webhooks. Reads the database
+    /// of the configuration (no running server needed).
+    ///
+    ///   guichet costs                      this month
+    ///   guichet costs --month 2026-10
+    ///   guichet costs --from 2026-07 --to 2026-10 --json
+    #[command(verbatim_doc_comment)]
+    Costs(CostsArgs),
     /// Run the emulator of Meta's Cloud API alone, for developing any Cloud API client.
     ///
     /// It answers the Graph API (POST /v25.0/{phone-number-id}/messages and /media,
@@ -181,6 +207,7 @@ fn main() -> ExitCode {
         match command {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(&settings).await,
+            Command::Costs(args) => costs::run(&settings, &args).await,
             Command::Config(ConfigCommand::Check) => {
                 let summary = format!(
                     "configuration is valid: listening on {}, database {}, {} app(s), {} number(s), {} API token(s)\n",

@@ -255,5 +255,36 @@ async fn rules(db: &TestDb) {
     let service = line("service", "France");
     assert_eq!(service["predicted"], service["billed"], "[{b}] {costs:#}");
     assert_eq!(costs["sample_rates"], true);
+
+    // `guichet costs` reads the same report from the database.
+    let month = utility["month"].as_str().expect("month").to_owned();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .args(["costs", "--json", "--month", &month])
+        .env_clear()
+        .env("GUICHET_DATABASE_URL", &db.url)
+        .env("GUICHET_APP_SECRET", rig::SECRET)
+        .output()
+        .expect("guichet costs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cli: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let api = rig.get(&format!("/costs?month={month}")).await;
+    assert_eq!(cli["lines"], api["lines"], "[{b}]");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .args(["costs", "--month", &month])
+        .env_clear()
+        .env("GUICHET_DATABASE_URL", &db.url)
+        .env("GUICHET_APP_SECRET", rig::SECRET)
+        .output()
+        .expect("guichet costs");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("utility") && table.contains("Brazil"),
+        "{table}"
+    );
+    assert!(table.contains("SAMPLE"), "{table}");
     rig.stop().await;
 }

@@ -136,3 +136,60 @@ pub fn report_json(report: &CostReport, problems: &[String], settings: &Settings
         "notes": problems,
     })
 }
+
+/// A month as the API and the CLI take it: `2026-10`.
+pub fn parse_month(text: &str) -> Option<YearMonth> {
+    text.parse().ok()
+}
+
+/// The month `at_s` (Unix seconds) falls in, on the account's clock.
+pub fn month_of(settings: &Settings, at_s: i64) -> YearMonth {
+    YearMonth::of(Timestamp::from_unix(at_s), settings.pricing.offset)
+}
+
+/// The report as a table for a terminal.
+pub fn report_text(report: &CostReport, problems: &[String], settings: &Settings) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<8} {:<15} {:<22} {:<18} {:>8} {:>16} {:>16}",
+        "month", "category", "market", "number", "messages", "predicted", "billed"
+    );
+    let sums = |m: &std::collections::BTreeMap<Currency, Money>| {
+        if m.is_empty() {
+            "-".to_owned()
+        } else {
+            m.iter()
+                .map(|(c, v)| format!("{} {}", v.decimal(), c.as_str()))
+                .collect::<Vec<_>>()
+                .join(" + ")
+        }
+    };
+    for (k, l) in &report.lines {
+        let _ = writeln!(
+            out,
+            "{:<8} {:<15} {:<22} {:<18} {:>8} {:>16} {:>16}",
+            k.month.to_string(),
+            k.category.as_str(),
+            k.market.as_str(),
+            k.phone_number_id,
+            l.messages,
+            sums(&l.predicted),
+            sums(&l.billed)
+        );
+    }
+    if report.lines.is_empty() {
+        let _ = writeln!(out, "(no outbound messages in these months)");
+    }
+    if settings.pricing.sample {
+        let _ = writeln!(
+            out,
+            "\nPriced with guichet's SAMPLE rate card, not Meta's prices: set [pricing].rate_cards to Meta's card."
+        );
+    }
+    for p in problems {
+        let _ = writeln!(out, "note: {p}");
+    }
+    out
+}
