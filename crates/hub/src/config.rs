@@ -53,6 +53,7 @@ struct Raw {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOutbound {
+    paused: bool,
     throughput_mps: u32,
     headroom: f64,
     request_timeout_ms: u64,
@@ -186,6 +187,8 @@ pub struct Settings {
 /// How the sender paces, waits and retries.
 #[derive(Debug, Clone)]
 pub struct OutboundSettings {
+    /// Queue, but do not send.
+    pub paused: bool,
     pub headroom: f64,
     pub request_timeout: Duration,
     pub max_in_flight: usize,
@@ -722,6 +725,7 @@ impl RawOutbound {
             );
         }
         OutboundSettings {
+            paused: self.paused,
             headroom: self.headroom,
             request_timeout: Duration::from_millis(self.request_timeout_ms),
             max_in_flight: self.max_in_flight.max(1),

@@ -40,6 +40,8 @@ const LEASE_MS: i64 = 15_000;
 const PAIR_HISTORY_MS: i64 = 30 * 60 * 1000;
 /// How often an idle loop looks for rows that became due.
 const IDLE_POLL: Duration = Duration::from_millis(200);
+/// How early a message may leave before its slot (ms).
+const EARLY_MS: i64 = 3;
 /// Outcomes written in one transaction at most.
 const WRITE_BATCH: usize = 512;
 
@@ -62,6 +64,10 @@ impl Sender {
         wakers: &super::Wakers,
         stop: &watch::Receiver<bool>,
     ) -> Vec<tokio::task::JoinHandle<()>> {
+        if self.settings.outbound.paused {
+            tracing::warn!("sending is paused (`outbound.paused`): messages are queued, not sent");
+            return Vec::new();
+        }
         self.settings
             .numbers
             .iter()
@@ -76,12 +82,19 @@ impl Sender {
     async fn run(self, number: NumberSettings, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let writer = tokio::spawn(self.clone().write_outcomes(done_rx));
-        let mut state = Loop::new(&self.settings, &number);
+        let pacer = Pacer::new(&self.settings, &number);
+        let in_flight = pacer.in_flight.clone();
+        let max_in_flight = pacer.max_in_flight;
+        // Claimed rows wait here for their slot: the next claim (and its commit) overlaps the
+        // sending of the previous one.
+        let (rows_tx, rows_rx) = mpsc::channel(pacer.claim_batch);
+        let pacing = tokio::spawn(self.clone().pace(number.clone(), pacer, rows_rx, done_tx));
+        let mut lease_until: Option<i64> = None;
         loop {
             if *stop.borrow() {
                 break;
             }
-            let pause = match self.turn(&number, &mut state, &done_tx).await {
+            let pause = match self.claim(&number, &mut lease_until, &rows_tx).await {
                 Ok(Turn::Busy) => None,
                 Ok(Turn::Idle) => Some(IDLE_POLL),
                 Ok(Turn::NoLease) => Some(Duration::from_millis(1_000)),
@@ -98,14 +111,14 @@ impl Sender {
                 }
             }
         }
-        // Let the requests in flight answer, then write their outcomes.
-        let _ = state
-            .in_flight
-            .acquire_many(u32::try_from(state.max_in_flight).unwrap_or(u32::MAX))
+        // Send what was claimed, let the requests in flight answer, write their outcomes.
+        drop(rows_tx);
+        let _ = pacing.await;
+        let _ = in_flight
+            .acquire_many(u32::try_from(max_in_flight).unwrap_or(u32::MAX))
             .await;
-        drop(done_tx);
         let _ = writer.await;
-        if state.lease_until.is_some()
+        if lease_until.is_some()
             && let Ok(mut tx) = self.store.begin().await
             && tx
                 .release_lease(&number.phone_number_id, &self.node)
@@ -116,17 +129,15 @@ impl Sender {
         }
     }
 
-    /// One round: keep the lease, claim what is due, pace it out.
-    async fn turn(
+    /// One round of the claimer: keep the lease, claim what is due, hand it to the pacer.
+    async fn claim(
         &self,
         number: &NumberSettings,
-        state: &mut Loop,
-        done: &mpsc::UnboundedSender<(OutboxRow, OutboxOutcome)>,
+        lease_until: &mut Option<i64>,
+        rows: &mpsc::Sender<Paced>,
     ) -> store::Result<Turn> {
         let now_ms = self.clock.now_ms();
-        let renew = state
-            .lease_until
-            .is_none_or(|until| until - now_ms < LEASE_MS * 2 / 3);
+        let renew = lease_until.is_none_or(|until| until - now_ms < LEASE_MS * 2 / 3);
         if renew {
             let mut tx = self.store.begin().await?;
             let taken = tx
@@ -138,10 +149,10 @@ impl Sender {
                 )
                 .await?;
             if !taken {
-                state.lease_until = None;
+                *lease_until = None;
                 return Ok(Turn::NoLease);
             }
-            let first = state.lease_until.is_none();
+            let first = lease_until.is_none();
             if first {
                 let grace = duration_ms(self.settings.outbound.unknown_grace);
                 let orphans = tx
@@ -153,48 +164,74 @@ impl Sender {
             }
             tx.commit().await?;
             if first {
-                // The last holder may have sent until a moment ago: start a second later, so
-                // that the two do not add up within Meta's one-second window.
-                let mono = state.mono_ms();
-                state.bucket = ThroughputBucket::default();
-                state.bucket.reserve(state.rate, Millis(mono + 1_000));
-                state.pairs.clear();
-                for s in self
+                let history = self
                     .store
                     .recent_sends(&number.phone_number_id, now_ms - PAIR_HISTORY_MS)
-                    .await?
-                {
-                    state
-                        .pairs
-                        .entry(s.recipient)
-                        .or_default()
-                        .record(&self.settings.policy.pair_rate, Millis(s.sent_ms));
-                }
+                    .await?;
+                let _ = rows.send(Paced::Restart(history)).await;
             }
-            state.lease_until = Some(now_ms + LEASE_MS);
+            *lease_until = Some(now_ms + LEASE_MS);
         }
-
-        let free = state.in_flight.available_permits();
-        if free == 0 {
-            // Wait for a request to answer.
-            drop(state.in_flight.acquire().await);
+        let room = rows.capacity();
+        if room == 0 {
+            // The pacer has a full queue: wait until it takes one.
+            let Ok(permit) = rows.reserve().await else {
+                return Ok(Turn::Idle);
+            };
+            drop(permit);
             return Ok(Turn::Busy);
         }
-        let limit = free.min(state.claim_batch);
         let mut tx = self.store.begin().await?;
-        let rows = tx
+        let claimed = tx
             .claim_outbox(
                 &number.phone_number_id,
                 now_ms,
-                i64::try_from(limit).unwrap_or(i64::MAX),
+                i64::try_from(room).unwrap_or(i64::MAX),
             )
             .await?;
         tx.commit().await?;
-        if rows.is_empty() {
+        if claimed.is_empty() {
             return Ok(Turn::Idle);
         }
+        for row in claimed {
+            if rows.send(Paced::Row(row)).await.is_err() {
+                break;
+            }
+        }
+        Ok(Turn::Busy)
+    }
+
+    /// The pacer: spaces the claimed rows by the throughput bucket and the pair limiters, and
+    /// hands each to the Graph API, with a bounded number of requests in flight.
+    async fn pace(
+        self,
+        number: NumberSettings,
+        mut state: Pacer,
+        mut rows: mpsc::Receiver<Paced>,
+        done: mpsc::UnboundedSender<(OutboxRow, OutboxOutcome)>,
+    ) {
         let pair_rate = self.settings.policy.pair_rate;
-        for row in rows {
+        let retry = Retry::of(&self.settings);
+        while let Some(next) = rows.recv().await {
+            let row = match next {
+                Paced::Restart(history) => {
+                    // The last holder may have sent until a moment ago: start a second later,
+                    // so that the two do not add up within Meta's one-second window.
+                    let mono = state.mono_ms();
+                    state.bucket = ThroughputBucket::default();
+                    state.bucket.reserve(state.rate, Millis(mono + 1_000));
+                    state.pairs.clear();
+                    for s in history {
+                        state
+                            .pairs
+                            .entry(s.recipient)
+                            .or_default()
+                            .record(&pair_rate, Millis(s.sent_ms));
+                    }
+                    continue;
+                }
+                Paced::Row(row) => row,
+            };
             let now_ms = self.clock.now_ms();
             let mono_now = state.mono_ms();
             let pair = state.pairs.entry(row.recipient.clone()).or_default();
@@ -215,8 +252,14 @@ impl Sender {
                 .bucket
                 .reserve(state.rate, Millis(mono_now + (pair_at.0 - now_ms).max(0)));
             pair.record(&pair_rate, Millis(now_ms + (slot.0 - mono_now).max(0)));
-            let at = state.started + Duration::from_millis(u64::try_from(slot.0).unwrap_or(0));
-            tokio::time::sleep_until(at).await;
+            // Timers tick in milliseconds: at 1,000 messages/s a sleep per message would halve
+            // the rate. A message up to a few ms early stays inside the headroom.
+            // So: sleep only for a slot more than a few ms away, and then until the slot itself,
+            // after which the next few slots are due and leave without sleeping.
+            if slot.0 > state.mono_ms() + EARLY_MS {
+                let at = state.started + Duration::from_millis(u64::try_from(slot.0).unwrap_or(0));
+                tokio::time::sleep_until(at).await;
+            }
             let Ok(permit) = state.in_flight.clone().acquire_owned().await else {
                 break;
             };
@@ -224,18 +267,16 @@ impl Sender {
             let token = number.access_token.clone();
             let phone = number.phone_number_id.clone();
             let done = done.clone();
-            let policy = Retry::of(&self.settings);
             let clock = self.clock.clone();
             let metrics = self.metrics.clone();
             tokio::spawn(async move {
                 let answer = graph.send(&phone, &token, &row.request).await;
                 metrics.send(label(&answer));
-                let outcome = policy.decide(&row, answer, clock.now_ms());
+                let outcome = retry.decide(&row, answer, clock.now_ms());
                 let _ = done.send((row, outcome));
                 drop(permit);
             });
         }
-        Ok(Turn::Busy)
     }
 
     /// Writes outcomes in batches, in order, until the channel closes.
@@ -306,8 +347,15 @@ enum Turn {
     NoLease,
 }
 
-/// The state of one number's loop.
-struct Loop {
+/// What the claimer hands the pacer.
+enum Paced {
+    /// The lease was (re)taken: the sends of the last minutes, to rebuild the pair limiters.
+    Restart(Vec<store::RecentSend>),
+    Row(OutboxRow),
+}
+
+/// The pacing state of one number.
+struct Pacer {
     rate: Throughput,
     bucket: ThroughputBucket,
     pairs: HashMap<String, PairLimiter>,
@@ -315,10 +363,9 @@ struct Loop {
     max_in_flight: usize,
     claim_batch: usize,
     started: Instant,
-    lease_until: Option<i64>,
 }
 
-impl Loop {
+impl Pacer {
     fn new(settings: &Settings, number: &NumberSettings) -> Self {
         let paced = f64::from(number.throughput_mps) * settings.outbound.headroom;
         // Truncation intended: whole messages per second, at least one.
@@ -330,7 +377,15 @@ impl Loop {
         let per_second = (paced.floor() as u32).max(1);
         let max_in_flight = settings.outbound.max_in_flight;
         Self {
-            rate: Throughput::per_second(per_second),
+            // A burst of half the headroom lets the pacer catch up after a late timer or a slow
+            // moment without ever exceeding the cap within a second.
+            rate: Throughput {
+                per_second,
+                burst: (f64::from(number.throughput_mps) - paced)
+                    .mul_add(0.5, 0.0)
+                    .floor()
+                    .max(1.0) as u32,
+            },
             bucket: ThroughputBucket::default(),
             pairs: HashMap::new(),
             in_flight: Arc::new(Semaphore::new(max_in_flight)),
@@ -338,7 +393,6 @@ impl Loop {
             // A quarter of a second's worth: a crash leaves few rows `sending`.
             claim_batch: (per_second as usize / 4).clamp(1, 256),
             started: Instant::now(),
-            lease_until: None,
         }
     }
 

@@ -64,3 +64,5 @@ CREATE TABLE costs (
 );
 CREATE INDEX costs_by_time ON costs (sent_at);
 CREATE INDEX messages_business_initiated ON messages (meta_at) WHERE business_initiated = 1;
+-- A customer's conversations on every number (consent, marketing caps, reach).
+CREATE INDEX conversations_contact ON conversations (contact_id);
