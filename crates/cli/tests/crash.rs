@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,6 +26,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
 use store::Backend;
+
+#[path = "common/server.rs"]
+mod server;
+use server::{Server, free_port};
 use store::testing::TestDb;
 
 const APP_SECRET: &str = "crash-test-app-secret-5f0c9e1d";
@@ -405,77 +409,6 @@ async fn sender(shared: Arc<Shared>, client: reqwest::Client, mut rng: StdRng) {
 // ---------------------------------------------------------------------------------------------
 // The server under test, and the nemesis that kills it.
 
-/// A running `guichet serve`; killed (SIGKILL) when dropped, so a failing test leaves none.
-#[derive(Debug)]
-struct Server {
-    child: Option<Child>,
-    log: PathBuf,
-}
-
-impl Server {
-    fn spawn(url: &str, port: u16, log: PathBuf) -> Self {
-        let file = std::fs::File::create(&log).expect("create the server's log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_guichet"));
-        cmd.arg("serve").env_clear();
-        for (key, value) in std::env::vars_os() {
-            let name = key.to_string_lossy();
-            // libpq's variables, in case the Postgres URL relies on them (PGPASSWORD, …).
-            if name == "PATH" || name == "HOME" || name.starts_with("PG") {
-                cmd.env(&key, value);
-            }
-        }
-        cmd.env("RUST_LOG", "warn")
-            .env("GUICHET_LISTEN", format!("127.0.0.1:{port}"))
-            .env("GUICHET_DATABASE_URL", url)
-            .env("GUICHET_APP_SECRET", APP_SECRET)
-            .env("GUICHET_VERIFY_TOKEN", VERIFY_TOKEN)
-            .env("GUICHET_PHONE_NUMBER_ID", PHONE_NUMBER_ID)
-            .env("GUICHET_WABA_ID", WABA_ID)
-            .env("GUICHET_ACCESS_TOKEN", ACCESS_TOKEN)
-            .env("GUICHET_API_TOKEN", API_TOKEN)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(file));
-        let child = cmd.spawn().expect("start guichet");
-        Self {
-            child: Some(child),
-            log,
-        }
-    }
-
-    /// SIGKILL (`Child::kill`), then reap it.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Whether it exited on its own.
-    fn exited(&mut self) -> Option<ExitStatus> {
-        self.child.as_mut()?.try_wait().ok().flatten()
-    }
-
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 #[derive(Debug, Default)]
 struct NemesisStats {
     /// Kills of a ready server.
@@ -510,7 +443,16 @@ impl Nemesis {
         self.starts += 1;
         let log = self.logs.join(format!("guichet-{:03}.log", self.starts));
         let port = self.shared.port.load(Ordering::SeqCst);
-        self.server = Some(Server::spawn(&self.url, port, log));
+        let env = [
+            ("GUICHET_DATABASE_URL", self.url.clone()),
+            ("GUICHET_APP_SECRET", APP_SECRET.to_owned()),
+            ("GUICHET_VERIFY_TOKEN", VERIFY_TOKEN.to_owned()),
+            ("GUICHET_PHONE_NUMBER_ID", PHONE_NUMBER_ID.to_owned()),
+            ("GUICHET_WABA_ID", WABA_ID.to_owned()),
+            ("GUICHET_ACCESS_TOKEN", ACCESS_TOKEN.to_owned()),
+            ("GUICHET_API_TOKEN", API_TOKEN.to_owned()),
+        ];
+        self.server = Some(Server::spawn(port, &env, log));
     }
 
     fn kill(&mut self) {

@@ -13,7 +13,6 @@
 )]
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +20,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 use store::testing::TestDb;
+
+#[path = "common/server.rs"]
+mod server;
+use server::{Server, free_port};
 
 const SECRET: &str = "send-crash-app-secret-7d2f";
 const VERIFY: &str = "send-crash-verify-token";
@@ -35,67 +38,22 @@ fn phone(i: usize) -> String {
     format!("3361{i:07}")
 }
 
-/// A running `guichet serve`; killed (SIGKILL) when dropped.
-struct Server {
-    child: Option<Child>,
-}
-
-impl Server {
-    fn spawn(url: &str, port: u16, sandbox: &str, log: &std::path::Path) -> Self {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_guichet"));
-        cmd.arg("serve").env_clear();
-        for (key, value) in std::env::vars_os() {
-            let name = key.to_string_lossy();
-            if name == "PATH" || name == "HOME" || name.starts_with("PG") {
-                cmd.env(&key, value);
-            }
-        }
-        cmd.env("RUST_LOG", "warn")
-            .env("GUICHET_LISTEN", format!("127.0.0.1:{port}"))
-            .env("GUICHET_DATABASE_URL", url)
-            .env("GUICHET_APP_SECRET", SECRET)
-            .env("GUICHET_VERIFY_TOKEN", VERIFY)
-            .env("GUICHET_PHONE_NUMBER_ID", NUMBER)
-            .env("GUICHET_WABA_ID", WABA)
-            .env("GUICHET_ACCESS_TOKEN", ACCESS)
-            .env("GUICHET_API_TOKEN", API)
-            .env("GUICHET_GRAPH_URL", format!("{sandbox}/v25.0"))
-            .env("GUICHET_OUTBOUND__THROUGHPUT_MPS", "500")
-            .env("GUICHET_OUTBOUND__UNKNOWN_GRACE_MS", "3000")
-            .env("GUICHET_POLICY__PAIR_INTERVAL_MS", "50")
-            .env("GUICHET_INGEST__POLL_INTERVAL_MS", "50")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(file));
-        Self {
-            child: Some(cmd.spawn().expect("start guichet")),
-        }
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+fn spawn(url: &str, port: u16, sandbox: &str, log: &std::path::Path) -> Server {
+    let env = [
+        ("GUICHET_DATABASE_URL", url.to_owned()),
+        ("GUICHET_APP_SECRET", SECRET.to_owned()),
+        ("GUICHET_VERIFY_TOKEN", VERIFY.to_owned()),
+        ("GUICHET_PHONE_NUMBER_ID", NUMBER.to_owned()),
+        ("GUICHET_WABA_ID", WABA.to_owned()),
+        ("GUICHET_ACCESS_TOKEN", ACCESS.to_owned()),
+        ("GUICHET_API_TOKEN", API.to_owned()),
+        ("GUICHET_GRAPH_URL", format!("{sandbox}/v25.0")),
+        ("GUICHET_OUTBOUND__THROUGHPUT_MPS", "500".to_owned()),
+        ("GUICHET_OUTBOUND__UNKNOWN_GRACE_MS", "3000".to_owned()),
+        ("GUICHET_POLICY__PAIR_INTERVAL_MS", "50".to_owned()),
+        ("GUICHET_INGEST__POLL_INTERVAL_MS", "50".to_owned()),
+    ];
+    Server::spawn(port, &env, log.to_path_buf())
 }
 
 async fn wait_ready(http: &reqwest::Client, hub: &str) {
@@ -170,7 +128,7 @@ async fn run(db: &TestDb) {
         .timeout(Duration::from_secs(10))
         .build()
         .expect("client");
-    let mut server = Server::spawn(&db.url, port, &sandbox_url, &log);
+    let mut server = spawn(&db.url, port, &sandbox_url, &log);
     wait_ready(&http, &hub).await;
 
     // Every customer writes first: the window is open for free-form replies.
@@ -266,7 +224,7 @@ async fn run(db: &TestDb) {
         server.kill();
         kills += 1;
         tokio::time::sleep(Duration::from_millis(rng.random_range(0..300))).await;
-        server = Server::spawn(&db.url, port, &sandbox_url, &log);
+        server = spawn(&db.url, port, &sandbox_url, &log);
         wait_ready(&http, &hub).await;
         if kills > 40 {
             break;

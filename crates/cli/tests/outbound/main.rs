@@ -51,6 +51,24 @@ async fn sandbox_verdict(rig: &Rig, to: &str, body: &Value) -> Option<i64> {
         .and_then(|m| m["error_code"].as_i64())
 }
 
+/// `guichet costs` on the test's database: what it printed.
+fn guichet_costs(db: &TestDb, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
+        .arg("costs")
+        .args(args)
+        .env_clear()
+        .env("GUICHET_DATABASE_URL", &db.url)
+        .env("GUICHET_APP_SECRET", rig::SECRET)
+        .output()
+        .expect("guichet costs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 #[tokio::test]
 async fn every_rule_agrees_with_the_sandbox() {
     for db in TestDb::all().await {
@@ -258,29 +276,11 @@ async fn rules(db: &TestDb) {
 
     // `guichet costs` reads the same report from the database.
     let month = utility["month"].as_str().expect("month").to_owned();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
-        .args(["costs", "--json", "--month", &month])
-        .env_clear()
-        .env("GUICHET_DATABASE_URL", &db.url)
-        .env("GUICHET_APP_SECRET", rig::SECRET)
-        .output()
-        .expect("guichet costs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let cli: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let cli: Value =
+        serde_json::from_str(&guichet_costs(db, &["--json", "--month", &month])).expect("json");
     let api = rig.get(&format!("/costs?month={month}")).await;
     assert_eq!(cli["lines"], api["lines"], "[{b}]");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
-        .args(["costs", "--month", &month])
-        .env_clear()
-        .env("GUICHET_DATABASE_URL", &db.url)
-        .env("GUICHET_APP_SECRET", rig::SECRET)
-        .output()
-        .expect("guichet costs");
-    let table = String::from_utf8_lossy(&out.stdout);
+    let table = guichet_costs(db, &["--month", &month]);
     assert!(
         table.contains("utility") && table.contains("Brazil"),
         "{table}"
