@@ -288,3 +288,101 @@ async fn rules(db: &TestDb) {
     assert!(table.contains("SAMPLE"), "{table}");
     rig.stop().await;
 }
+
+#[tokio::test]
+async fn media_and_templates_go_through_guichet() {
+    for db in TestDb::all().await {
+        media_and_templates(&db).await;
+    }
+}
+
+async fn media_and_templates(db: &TestDb) {
+    let rig = Rig::start(db, Setup::default()).await;
+    let b = rig.backend;
+    rig.customer(CAMILLE);
+    rig.say(CAMILLE, NUMBER, "Here is the error code");
+    rig.wait_conversations(1).await;
+
+    // A photo uploaded through guichet, then sent by its id.
+    let png: &[u8] =
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89";
+    let r = rig
+        .http
+        .post(format!("{}/api/v1/media?filename=leak.png", rig.hub))
+        .bearer_auth(rig::API)
+        .header("content-type", "image/png")
+        .body(png.to_vec())
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(r.status(), StatusCode::OK, "[{b}]");
+    let media: Value = r.json().await.expect("json");
+    let media_id = media["id"].as_str().expect("media id").to_owned();
+    let (status, sent) = rig
+        .post(
+            "/messages",
+            &json!({ "to": CAMILLE, "type": "image",
+                     "image": { "id": media_id, "caption": "Is it this part?" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "[{b}] {sent:#}");
+    rig.wait_message(sent["id"].as_i64().expect("id"), "delivered", |m| {
+        matches!(m["delivery"]["status"].as_str(), Some("delivered" | "read"))
+    })
+    .await;
+    let received = rig.received(CAMILLE);
+    assert_eq!(
+        received[0]["message"]["image"]["id"],
+        media_id.as_str(),
+        "[{b}]"
+    );
+
+    // A template created through guichet: pending, then approved by Meta's review.
+    let (status, created) = rig
+        .post(
+            "/templates",
+            &json!({ "name": "order_shipped", "language": "en_US", "category": "UTILITY",
+                     "components": [{ "type": "BODY", "text": "Order {{1}} has shipped.",
+                                      "example": { "body_text": [["A-1042"]] } }] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "[{b}] {created:#}");
+    let listed = rig.get("/templates").await;
+    let find = |list: &Value| {
+        list["data"]
+            .as_array()
+            .expect("templates")
+            .iter()
+            .find(|t| t["name"] == "order_shipped")
+            .cloned()
+            .expect("the template is listed")
+    };
+    assert_eq!(find(&listed)["status"], "PENDING", "[{b}] {listed:#}");
+    rig.advance_ms(10_000);
+    let mut status = Value::Null;
+    for _ in 0..200 {
+        status = find(&rig.get("/templates").await)["status"].clone();
+        if status == "APPROVED" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "APPROVED", "[{b}]");
+    let (status, sent) = rig
+        .post(
+            "/messages",
+            &template_to(CAMILLE, "order_shipped", &["A-1042"]),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "[{b}] {sent:#}");
+    assert_eq!(sent["price"]["category"], "utility");
+
+    // A sync reads them back from Meta.
+    let (status, report) = rig.post("/templates/sync", &json!({})).await;
+    assert_eq!(status, StatusCode::OK, "[{b}]");
+    assert!(
+        report["templates"].as_u64().expect("count") >= 1,
+        "[{b}] {report:#}"
+    );
+    rig.stop().await;
+}
