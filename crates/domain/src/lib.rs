@@ -7,6 +7,7 @@ pub mod conversation;
 pub mod delivery;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;
+pub mod guard;
 pub mod identity;
 pub mod policy;
 pub mod pricing;
