@@ -931,12 +931,10 @@ impl Tx for PgTx {
             .bind(wamid)
             .execute(&mut *self.tx)
             .await?;
-        let current: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT wamid FROM messages WHERE id = $1 AND direction = 'outbound'",
-        )
-        .bind(message_id)
-        .fetch_optional(&mut *self.tx)
-        .await?;
+        let current: Option<Option<String>> = sqlx::query_scalar(sql::OUTBOUND_WAMID)
+            .bind(message_id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
         if current.is_some() {
             sqlx::query(sql::OUTBOX_SETTLED)
                 .bind(message_id)

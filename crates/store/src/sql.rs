@@ -310,6 +310,10 @@ pub(crate) const OUTBOX_SENT: &str = "UPDATE outbox SET state = 'sent', last_err
 pub(crate) const OUTBOX_SETTLED: &str = "UPDATE outbox SET state = 'sent', last_error = NULL, \
      updated_at_ms = $2 WHERE message_id = $1 AND state <> 'sent'";
 
+/// The wamid of an outbound message (NULL until known); no row for other messages.
+pub(crate) const OUTBOUND_WAMID: &str =
+    "SELECT wamid FROM messages WHERE id = $1 AND direction = 'outbound'";
+
 pub(crate) const MESSAGE_WAMID: &str = "UPDATE messages SET wamid = $2 \
      WHERE id = $1 AND wamid IS NULL AND direction = 'outbound'";
 

@@ -1187,11 +1187,7 @@ impl Tx for SqliteTx {
     ) -> Result<Option<String>> {
         self.with(|c| {
             exec(c, sql::MESSAGE_WAMID, params![message_id, wamid])?;
-            let current: Option<Option<String>> = one_value(
-                c,
-                "SELECT wamid FROM messages WHERE id = $1 AND direction = 'outbound'",
-                [message_id],
-            )?;
+            let current: Option<Option<String>> = one_value(c, sql::OUTBOUND_WAMID, [message_id])?;
             if current.is_some() {
                 exec(c, sql::OUTBOX_SETTLED, params![message_id, now_ms])?;
             }
