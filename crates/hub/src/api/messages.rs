@@ -35,13 +35,9 @@ enum Parsed {
 }
 
 /// The business number: `from`, or the only one configured.
-fn from_of(state: &AppState, from: Option<&Value>) -> Result<String, ApiError> {
+fn from_of(state: &AppState, from: Option<&str>) -> Result<String, ApiError> {
     match from {
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Number(n)) => Ok(n.to_string()),
-        Some(_) => Err(ApiError::invalid(
-            "`from` must be a phone number id, as a string",
-        )),
+        Some(s) => Ok(s.to_owned()),
         None => match state.settings.numbers.as_slice() {
             [only] => Ok(only.phone_number_id.clone()),
             _ => Err(ApiError::invalid(
@@ -62,7 +58,17 @@ fn parse(state: &AppState, body: &[u8]) -> Result<Parsed, ApiError> {
     };
     let from = object.remove("from");
     let expected = object.remove("expected_category");
-    let phone_number_id = from_of(state, from.as_ref())?;
+    let from = match from {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "`from` must be a phone number id, as a string",
+            ));
+        }
+    };
+    let phone_number_id = from_of(state, from.as_deref())?;
     let expected_category = match expected {
         None | Some(Value::Null) => None,
         Some(Value::String(c)) => Some(c.parse::<Category>().map_err(|_| {
@@ -208,7 +214,7 @@ pub async fn upload(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let from = from_of(&state, q.from.map(Value::String).as_ref())?;
+    let from = from_of(&state, q.from.as_deref())?;
     let number = outbound::number_of(&state.settings, &from)?;
     let mime = headers
         .get(header::CONTENT_TYPE)
@@ -272,7 +278,7 @@ pub async fn consent(
             "`source` must say how the consent was collected (web_form, checkbox, in_store…)",
         ));
     }
-    let from = from_of(&state, b.from.map(Value::String).as_ref())?;
+    let from = from_of(&state, b.from.as_deref())?;
     let number = outbound::number_of(&state.settings, &from)?;
     let key = match (&b.recipient, &b.to) {
         (Some(r), _) => domain::identity::Bsuid::parse(r).map(ContactKey::Bsuid),
@@ -289,34 +295,8 @@ pub async fn consent(
     })?;
     let now_ms = state.clock.now_ms();
     let at = b.at.unwrap_or(now_ms.div_euclid(1000));
-    let (user_id, wa_id) = match &key {
-        ContactKey::Bsuid(u) => (Some(u.as_str().to_owned()), None),
-        ContactKey::WaId(w) => (None, Some(w.as_str().to_owned())),
-    };
     let mut tx = state.store.begin().await?;
-    let found = tx
-        .contact_matches(&number.portfolio, user_id.as_deref(), wa_id.as_deref())
-        .await?;
-    let contact_id = match found.by_user_id.or(found.by_wa_id) {
-        Some(c) => c.id,
-        None => {
-            let phone = match &key {
-                ContactKey::WaId(w) => w.phone().map(|p| p.as_str().to_owned()),
-                ContactKey::Bsuid(_) => None,
-            };
-            tx.insert_contact(
-                &store::ContactFields {
-                    portfolio: number.portfolio.clone(),
-                    user_id,
-                    wa_id,
-                    phone,
-                    ..store::ContactFields::default()
-                },
-                now_ms,
-            )
-            .await?
-        }
-    };
+    let contact_id = outbound::contact_in(tx.as_mut(), number, &key, now_ms).await?;
     let recorded = tx
         .insert_consent(&store::NewConsent {
             contact_id,

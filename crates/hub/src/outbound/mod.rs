@@ -133,6 +133,33 @@ fn key_ids(key: &ContactKey) -> (Option<&str>, Option<&str>) {
     }
 }
 
+/// The contact of the customer `key` names in the number's portfolio, created if there is none.
+pub(crate) async fn contact_in(
+    tx: &mut dyn store::Tx,
+    number: &NumberSettings,
+    key: &ContactKey,
+    now_ms: i64,
+) -> store::Result<i64> {
+    let (user_id, wa_id) = key_ids(key);
+    let found = tx
+        .contact_matches(&number.portfolio, user_id, wa_id)
+        .await?;
+    if let Some(c) = found.by_user_id.or(found.by_wa_id) {
+        return Ok(c.id);
+    }
+    let fields = ContactFields {
+        portfolio: number.portfolio.clone(),
+        user_id: user_id.map(str::to_owned),
+        wa_id: wa_id.map(str::to_owned),
+        phone: match key {
+            ContactKey::WaId(w) => w.phone().map(|p| p.as_str().to_owned()),
+            ContactKey::Bsuid(_) => None,
+        },
+        ..ContactFields::default()
+    };
+    tx.insert_contact(&fields, now_ms).await
+}
+
 /// The pair-rate key of a customer.
 pub fn recipient_of(key: &ContactKey) -> String {
     match key {
@@ -431,23 +458,8 @@ pub async fn enqueue(state: &AppState, draft: &Draft) -> Result<(Queued, Assessm
     let now_ms = assessment.now_ms;
     let now_s = now_ms.div_euclid(1000);
     let mut tx = state.store.begin().await?;
-    let contact_id = match &assessment.contact {
-        Some(c) => c.id,
-        None => {
-            let (user_id, wa_id) = key_ids(&draft.recipient);
-            let fields = ContactFields {
-                portfolio: number.portfolio.clone(),
-                user_id: user_id.map(str::to_owned),
-                wa_id: wa_id.map(str::to_owned),
-                phone: match &draft.recipient {
-                    ContactKey::WaId(w) => w.phone().map(|p| p.as_str().to_owned()),
-                    ContactKey::Bsuid(_) => None,
-                },
-                ..ContactFields::default()
-            };
-            tx.insert_contact(&fields, now_ms).await?
-        }
-    };
+    // Looked up again inside the transaction: a first send to a new customer may race another.
+    let contact_id = contact_in(tx.as_mut(), number, &draft.recipient, now_ms).await?;
     let conversation = tx
         .conversation_for(&number.phone_number_id, contact_id, now_ms)
         .await?;
