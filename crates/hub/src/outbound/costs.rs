@@ -137,14 +137,47 @@ pub fn report_json(report: &CostReport, problems: &[String], settings: &Settings
     })
 }
 
-/// A month as the API and the CLI take it: `2026-10`.
-pub fn parse_month(text: &str) -> Option<YearMonth> {
-    text.parse().ok()
+/// The months a report covers, as the API (`month`, or `from` and `to`) and `guichet costs`
+/// (`--month`, or `--from` and `--to`) ask for them: a missing end is the month of `now_s` on
+/// the account's clock. The error names the parameter and what is expected.
+pub fn months(
+    settings: &Settings,
+    now_s: i64,
+    month: Option<&str>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(YearMonth, YearMonth), String> {
+    let parse = |name: &str, text: &str| {
+        text.parse::<YearMonth>()
+            .map_err(|_| format!("`{name}` = {text:?}: expected a month such as 2026-10"))
+    };
+    let this = YearMonth::of(Timestamp::from_unix(now_s), settings.pricing.offset);
+    let (from, to) = match (month, from, to) {
+        (Some(m), None, None) => {
+            let m = parse("month", m)?;
+            (m, m)
+        }
+        (Some(_), _, _) => return Err("give `month`, or `from` and `to`, not both".into()),
+        (None, from, to) => (
+            from.map(|f| parse("from", f)).transpose()?.unwrap_or(this),
+            to.map(|t| parse("to", t)).transpose()?.unwrap_or(this),
+        ),
+    };
+    if from > to {
+        return Err(format!("`from` {from} is after `to` {to}"));
+    }
+    Ok((from, to))
 }
 
-/// The month `at_s` (Unix seconds) falls in, on the account's clock.
-pub fn month_of(settings: &Settings, at_s: i64) -> YearMonth {
-    YearMonth::of(Timestamp::from_unix(at_s), settings.pricing.offset)
+/// Sums per currency, as the report prints them: `12.50 USD + 3.00 EUR`, `-` for none.
+fn sums_text(m: &std::collections::BTreeMap<Currency, Money>) -> String {
+    if m.is_empty() {
+        return "-".to_owned();
+    }
+    m.iter()
+        .map(|(c, v)| format!("{} {}", v.decimal(), c.as_str()))
+        .collect::<Vec<_>>()
+        .join(" + ")
 }
 
 /// The report as a table for a terminal.
@@ -156,16 +189,6 @@ pub fn report_text(report: &CostReport, problems: &[String], settings: &Settings
         "{:<8} {:<15} {:<22} {:<18} {:>8} {:>16} {:>16}",
         "month", "category", "market", "number", "messages", "predicted", "billed"
     );
-    let sums = |m: &std::collections::BTreeMap<Currency, Money>| {
-        if m.is_empty() {
-            "-".to_owned()
-        } else {
-            m.iter()
-                .map(|(c, v)| format!("{} {}", v.decimal(), c.as_str()))
-                .collect::<Vec<_>>()
-                .join(" + ")
-        }
-    };
     for (k, l) in &report.lines {
         let _ = writeln!(
             out,
@@ -175,8 +198,8 @@ pub fn report_text(report: &CostReport, problems: &[String], settings: &Settings
             k.market.as_str(),
             k.phone_number_id,
             l.messages,
-            sums(&l.predicted),
-            sums(&l.billed)
+            sums_text(&l.predicted),
+            sums_text(&l.billed)
         );
     }
     if report.lines.is_empty() {
@@ -192,4 +215,48 @@ pub fn report_text(report: &CostReport, problems: &[String], settings: &Settings
         let _ = writeln!(out, "note: {p}");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> Settings {
+        Settings::load_from(None, [("GUICHET_APP_SECRET".into(), "secret".into())])
+            .expect("settings")
+    }
+
+    fn ym(text: &str) -> YearMonth {
+        text.parse().expect("month")
+    }
+
+    #[test]
+    fn a_report_covers_the_months_asked_for_or_this_one() {
+        let s = settings();
+        // 2026-11-26, UTC.
+        let now = 1_795_780_800;
+        assert_eq!(
+            months(&s, now, None, None, None),
+            Ok((ym("2026-11"), ym("2026-11")))
+        );
+        assert_eq!(
+            months(&s, now, Some("2026-10"), None, None),
+            Ok((ym("2026-10"), ym("2026-10")))
+        );
+        assert_eq!(
+            months(&s, now, None, Some("2026-07"), None),
+            Ok((ym("2026-07"), ym("2026-11")))
+        );
+        assert!(
+            months(&s, now, Some("2026-13"), None, None)
+                .unwrap_err()
+                .contains("`month`")
+        );
+        assert!(months(&s, now, Some("2026-10"), Some("2026-09"), None).is_err());
+        assert!(
+            months(&s, now, None, Some("2026-11"), Some("2026-10"))
+                .unwrap_err()
+                .contains("after")
+        );
+    }
 }
