@@ -658,8 +658,10 @@ impl Raw {
             }
         }
         let outbound = self.outbound.validate(&mut problems);
-        let (policy, keywords) = self.policy.validate(&mut problems);
         let pricing = self.pricing.validate(&mut problems);
+        let (policy, keywords) = self
+            .policy
+            .validate(pricing.cards.currency(), &mut problems);
         let format = match self.log.format.as_str() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -745,8 +747,10 @@ impl RawOutbound {
 }
 
 impl RawPolicy {
+    /// Budgets are amounts in `currency`, the rate cards' (none if no card could be read).
     fn validate(
         &self,
+        currency: Option<domain::pricing::Currency>,
         problems: &mut Vec<String>,
     ) -> (domain::policy::Policy, domain::policy::Keywords) {
         use domain::policy::{FrequencyCap, Keywords, Policy};
@@ -774,44 +778,32 @@ impl RawPolicy {
                 ));
                 continue;
             };
-            match domain::pricing::Money::parse_decimal(
-                amount,
-                domain::pricing::Currency::parse("USD").unwrap_or_else(|_| unreachable!()),
-            ) {
+            // Without a card the problem is reported there; the budget cannot be read.
+            let Some(currency) = currency else { continue };
+            match domain::pricing::Money::parse_decimal(amount, currency) {
                 Ok(m) if m.micros() >= 0 => {
                     policy
                         .monthly_budgets
                         .insert(category, m.micros().unsigned_abs());
                 }
                 _ => problems.push(format!(
-                    "`policy.budgets.{name}` = {amount:?} is not an amount: write it as a decimal string such as \"500.00\", in the rate card's currency"
+                    "`policy.budgets.{name}` = {amount:?} is not an amount: write it as a decimal string such as \"500.00\", in the rate card's currency ({})",
+                    currency.as_str()
                 )),
             }
         }
-        let keywords = match (
-            self.opt_out_keywords.is_empty(),
-            self.opt_in_keywords.is_empty(),
-        ) {
-            (true, true) => Keywords::default(),
-            (out_default, in_default) => Keywords::new(
-                if out_default {
-                    domain::policy::DEFAULT_OPT_OUT
-                        .iter()
-                        .map(|s| (*s).to_owned())
-                        .collect()
-                } else {
-                    self.opt_out_keywords.clone()
-                },
-                if in_default {
-                    domain::policy::DEFAULT_OPT_IN
-                        .iter()
-                        .map(|s| (*s).to_owned())
-                        .collect()
-                } else {
-                    self.opt_in_keywords.clone()
-                },
-            ),
+        // An empty list keeps guichet's defaults for that side.
+        let or_default = |given: &[String], default: &[&str]| -> Vec<String> {
+            if given.is_empty() {
+                default.iter().map(|s| (*s).to_owned()).collect()
+            } else {
+                given.to_vec()
+            }
         };
+        let keywords = Keywords::new(
+            or_default(&self.opt_out_keywords, domain::policy::DEFAULT_OPT_OUT),
+            or_default(&self.opt_in_keywords, domain::policy::DEFAULT_OPT_IN),
+        );
         (policy, keywords)
     }
 }

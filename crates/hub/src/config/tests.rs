@@ -207,3 +207,34 @@ fn the_embedded_default_documents_every_key() {
         assert!(above.starts_with('#'), "{key} has no comment above it");
     }
 }
+
+#[test]
+fn budgets_are_amounts_in_the_rate_cards_currency() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("guichet.toml");
+    std::fs::write(
+        &file,
+        "[policy.budgets]\nmarketing = \"500.25\"\nutility = \"ten\"\nposters = \"1.00\"\n",
+    )
+    .expect("write");
+    let refused = Settings::load_from(Some(&file), env(QUICK)).expect_err("refused");
+    assert_eq!(refused.problems.len(), 2, "{:?}", refused.problems);
+    assert!(
+        refused
+            .problems
+            .iter()
+            .any(|p| p.contains("`policy.budgets.utility`") && p.contains("USD"))
+    );
+    assert!(
+        refused
+            .problems
+            .iter()
+            .any(|p| p.contains("`policy.budgets.posters`"))
+    );
+    std::fs::write(&file, "[policy.budgets]\nmarketing = \"500.25\"\n").expect("write");
+    let s = Settings::load_from(Some(&file), env(QUICK)).expect("valid");
+    assert_eq!(
+        s.policy.monthly_budgets.get(&domain::Category::Marketing),
+        Some(&500_250_000)
+    );
+}
