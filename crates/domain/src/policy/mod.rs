@@ -106,6 +106,15 @@ pub fn preflight(intent: &SendIntent, facts: &Facts, policy: &Policy) -> Verdict
     Verdict::Refused(first)
 }
 
+/// The synced template a template message names, by name and language as preflight matches
+/// them (`en-us` finds `en_US`); `None` when preflight would refuse it as unknown.
+pub fn template_for<'a>(
+    message: &TemplateMessage,
+    synced: &'a [SyncedTemplate],
+) -> Option<&'a SyncedTemplate> {
+    parameters::find(message, synced).ok()
+}
+
 /// Every refusal that applies to `intent`, in the order of precedence; empty if it may leave.
 pub fn check_all(intent: &SendIntent, facts: &Facts, policy: &Policy) -> Vec<Refusal> {
     evaluate(intent, facts, policy).0

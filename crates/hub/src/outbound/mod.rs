@@ -396,14 +396,8 @@ fn price_of(
 ) -> Prediction {
     let kind = match &draft.message {
         Message::Template(t) => {
-            let category = facts
-                .templates
-                .iter()
-                .find(|s| {
-                    s.language
-                        .eq_ignore_ascii_case(&t.language.replace('-', "_"))
-                })
-                .or_else(|| facts.templates.first())
+            // An unknown template is refused anyway; priced as the dearest until then.
+            let category = domain::policy::template_for(t, &facts.templates)
                 .map_or(Category::Marketing, |s| s.category);
             MessageKind::Template(category)
         }

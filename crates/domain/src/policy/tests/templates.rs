@@ -52,6 +52,34 @@ fn a_template_in_another_language_names_the_languages_it_has() {
 }
 
 #[test]
+fn the_template_of_a_message_is_found_as_preflight_finds_it() {
+    let mut f = facts();
+    f.templates.push(synced(
+        "order_update",
+        "fr",
+        Category::Marketing,
+        "Bonjour {{1}}, commande {{2}}.",
+    ));
+    let found = |name: &str, language: &str| {
+        let send = template_send(name, language, order_params());
+        let Message::Template(m) = &send.message else {
+            unreachable!()
+        };
+        template_for(m, &f.templates).map(|t| (t.language.clone(), t.category))
+    };
+    assert_eq!(
+        found("order_update", "en-us"),
+        Some(("en_US".into(), Category::Utility))
+    );
+    assert_eq!(
+        found("order_update", "FR"),
+        Some(("fr".into(), Category::Marketing))
+    );
+    assert_eq!(found("order_update", "de"), None);
+    assert_eq!(found("order_updat", "en_US"), None);
+}
+
+#[test]
 fn only_approved_templates_leave() {
     let cases = [
         (TemplateStatus::Paused, code::TEMPLATE_PAUSED, 132_015),
