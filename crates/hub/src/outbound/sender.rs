@@ -83,8 +83,6 @@ impl Sender {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let writer = tokio::spawn(self.clone().write_outcomes(done_rx));
         let pacer = Pacer::new(&self.settings, &number);
-        let in_flight = pacer.in_flight.clone();
-        let max_in_flight = pacer.max_in_flight;
         // Claimed rows wait here for their slot: the next claim (and its commit) overlaps the
         // sending of the previous one.
         let (rows_tx, rows_rx) = mpsc::channel(pacer.claim_batch);
@@ -111,12 +109,10 @@ impl Sender {
                 }
             }
         }
-        // Send what was claimed, let the requests in flight answer, write their outcomes.
+        // Send what was claimed; the writer ends once every request in flight has answered
+        // (each holds a sender of its channel) and their outcomes are written.
         drop(rows_tx);
         let _ = pacing.await;
-        let _ = in_flight
-            .acquire_many(u32::try_from(max_in_flight).unwrap_or(u32::MAX))
-            .await;
         let _ = writer.await;
         if lease_until.is_some()
             && let Ok(mut tx) = self.store.begin().await
@@ -360,7 +356,6 @@ struct Pacer {
     bucket: ThroughputBucket,
     pairs: HashMap<String, PairLimiter>,
     in_flight: Arc<Semaphore>,
-    max_in_flight: usize,
     claim_batch: usize,
     started: Instant,
 }
@@ -375,21 +370,18 @@ impl Pacer {
             reason = "bounded by config validation"
         )]
         let per_second = (paced.floor() as u32).max(1);
-        let max_in_flight = settings.outbound.max_in_flight;
         Self {
             // A burst of half the headroom lets the pacer catch up after a late timer or a slow
             // moment without ever exceeding the cap within a second.
             rate: Throughput {
                 per_second,
-                burst: (f64::from(number.throughput_mps) - paced)
-                    .mul_add(0.5, 0.0)
+                burst: ((f64::from(number.throughput_mps) - paced) / 2.0)
                     .floor()
                     .max(1.0) as u32,
             },
             bucket: ThroughputBucket::default(),
             pairs: HashMap::new(),
-            in_flight: Arc::new(Semaphore::new(max_in_flight)),
-            max_in_flight,
+            in_flight: Arc::new(Semaphore::new(settings.outbound.max_in_flight)),
             // A quarter of a second's worth: a crash leaves few rows `sending`.
             claim_batch: (per_second as usize / 4).clamp(1, 256),
             started: Instant::now(),
