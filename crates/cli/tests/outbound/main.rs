@@ -51,6 +51,21 @@ async fn sandbox_verdict(rig: &Rig, to: &str, body: &Value) -> Option<i64> {
         .and_then(|m| m["error_code"].as_i64())
 }
 
+/// guichet refuses `body` with Meta's `code`, and the sandbox, sent the same body directly,
+/// answers that code too. guichet's refusal, for more checks.
+async fn refused_as_meta_would(rig: &Rig, to: &str, body: &Value, code: i64) -> Value {
+    let b = rig.backend;
+    let (status, refused) = rig.post("/messages", body).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "[{b}] {refused:#}"
+    );
+    assert_eq!(refused["meta_code"], code, "[{b}] {refused:#}");
+    assert_eq!(sandbox_verdict(rig, to, body).await, Some(code), "[{b}]");
+    refused
+}
+
 /// `guichet costs` on the test's database: what it printed.
 fn guichet_costs(db: &TestDb, args: &[&str]) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_guichet"))
@@ -122,13 +137,7 @@ async fn rules(db: &TestDb) {
     );
 
     // Never wrote: free-form is refused, as the sandbox refuses it (131047).
-    let body = text_to(JOAO, "Hello");
-    let (status, refused) = rig.post("/messages", &body).await;
-    assert_eq!(
-        status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "[{b}] {refused:#}"
-    );
+    let refused = refused_as_meta_would(&rig, JOAO, &text_to(JOAO, "Hello"), 131_047).await;
     assert_eq!(refused["code"], "window_closed");
     assert!(
         refused["next_step"]
@@ -136,40 +145,12 @@ async fn rules(db: &TestDb) {
             .expect("next step")
             .contains("template")
     );
-    assert_eq!(refused["meta_code"], 131_047);
-    assert_eq!(
-        sandbox_verdict(&rig, JOAO, &body).await,
-        Some(131_047),
-        "[{b}]"
-    );
 
     // An unknown template (132001), and a known one with a parameter missing (132000).
     let unknown = template_to(JOAO, "no_such_template", &["x"]);
-    let (status, refused) = rig.post("/messages", &unknown).await;
-    assert_eq!(
-        status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "[{b}] {refused:#}"
-    );
-    assert_eq!(refused["meta_code"], 132_001, "[{b}] {refused:#}");
-    assert_eq!(
-        sandbox_verdict(&rig, JOAO, &unknown).await,
-        Some(132_001),
-        "[{b}]"
-    );
+    refused_as_meta_would(&rig, JOAO, &unknown, 132_001).await;
     let short = template_to(JOAO, "repair_visit", &["João"]);
-    let (status, refused) = rig.post("/messages", &short).await;
-    assert_eq!(
-        status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "[{b}] {refused:#}"
-    );
-    assert_eq!(refused["meta_code"], 132_000, "[{b}] {refused:#}");
-    assert_eq!(
-        sandbox_verdict(&rig, JOAO, &short).await,
-        Some(132_000),
-        "[{b}]"
-    );
+    refused_as_meta_would(&rig, JOAO, &short, 132_000).await;
 
     // A business-initiated template needs an opt-in, which Meta does not check: guichet does.
     let visit = template_to(JOAO, "repair_visit", &["João", "Monday"]);
@@ -241,21 +222,11 @@ async fn rules(db: &TestDb) {
     // A day later the window has closed: text is refused with how long ago it closed.
     rig.advance_ms(25 * 3600 * 1000);
     let late = text_to(CAMILLE, "Are you still there?");
-    let (status, refused) = rig.post("/messages", &late).await;
-    assert_eq!(
-        status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "[{b}] {refused:#}"
-    );
+    let refused = refused_as_meta_would(&rig, CAMILLE, &late, 131_047).await;
     assert_eq!(refused["code"], "window_closed");
     assert!(
         refused["detail"].as_str().expect("detail").contains("ago"),
         "{refused:#}"
-    );
-    assert_eq!(
-        sandbox_verdict(&rig, CAMILLE, &late).await,
-        Some(131_047),
-        "[{b}]"
     );
 
     // Costs: what was predicted, and what Meta billed, by category and market.
