@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod outbound;
 pub mod replays;
+pub mod ui;
 mod webhook;
 
 use std::future::Future;
@@ -62,6 +63,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .merge(ui::router(state.clone()))
         .fallback(|| async { ApiError::not_found("route") })
         .with_state(state)
 }

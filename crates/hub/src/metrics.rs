@@ -49,6 +49,8 @@ pub struct Metrics {
     pub append_events: Counter,
     /// Graph API sends by outcome: accepted, refused, not_sent, no_answer.
     pub sends: Family<Outcome, Counter>,
+    /// Content-Security-Policy violations reported by agents' browsers.
+    pub csp_reports: Counter,
 }
 
 impl Metrics {
@@ -116,7 +118,14 @@ impl Metrics {
         );
         let sends = Family::<Outcome, Counter>::default();
         registry.register("graph_sends", "Graph API sends by outcome", sends.clone());
+        let csp_reports = Counter::default();
+        registry.register(
+            "csp_reports",
+            "Content-Security-Policy violations reported by agents' browsers",
+            csp_reports.clone(),
+        );
         Self {
+            csp_reports,
             registry,
             webhooks,
             webhook_seconds,

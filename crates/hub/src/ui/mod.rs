@@ -1,0 +1,196 @@
+//! The agent UI: server-rendered HTML (askama templates in `crates/hub/templates`), a little
+//! vanilla JavaScript, live updates over SSE, every asset embedded in the binary.
+//!
+//! Every UI response carries a strict Content-Security-Policy (no inline script or style, no
+//! `unsafe-inline`): customer text is escaped by the templates, and even a slip there cannot
+//! run. Every state-changing request is a POST checked for its CSRF token and origin
+//! ([`auth::csrf`]); no GET changes anything.
+
+mod assets;
+pub mod auth;
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use crate::AppState;
+
+pub use auth::{Agent, Role};
+
+/// The UI's routes, at the root of the server (the API lives under `/api/v1`).
+pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/inbox") }))
+        .route("/assets/{version}/{name}", get(assets::serve))
+        .route("/csp-report", post(csp_report))
+        .merge(auth::routes())
+        .layer(middleware::from_fn_with_state(state, auth::csrf))
+        .layer(middleware::from_fn(security_headers))
+}
+
+/// Content-Security-Policy of every UI page: scripts, styles and images from guichet itself
+/// only; no inline code of any kind; no framing; forms post only back to guichet.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; media-src 'self'; connect-src 'self'; font-src 'self'; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'; report-uri /csp-report";
+
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
+    };
+    set(headers, header::CONTENT_SECURITY_POLICY, CSP);
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(headers, header::REFERRER_POLICY, "same-origin");
+    set(
+        headers,
+        HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    );
+    // Pages hold customers' data: never kept by a shared cache or the browser's history cache.
+    set(headers, header::CACHE_CONTROL, "no-store");
+    response
+}
+
+/// Browsers report what the policy blocked here; each report is logged and counted, so that a
+/// test (or an operator) sees any attempt to run injected code.
+async fn csp_report(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    body: axum::body::Bytes,
+) -> StatusCode {
+    state.metrics.csp_reports.inc();
+    let text = String::from_utf8_lossy(&body[..body.len().min(2048)]);
+    tracing::warn!(report = %text, "content security policy violation");
+    StatusCode::NO_CONTENT
+}
+
+/// What every page's frame shows: its title, the section highlighted in the navigation, and who
+/// is signed in (with the CSRF token the page's forms and scripts send back).
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub title: String,
+    pub section: &'static str,
+    pub agent: Option<Agent>,
+    pub css: &'static str,
+    pub js: &'static str,
+    pub icon: &'static str,
+}
+
+impl Layout {
+    pub fn new(title: impl Into<String>, section: &'static str, agent: Option<Agent>) -> Self {
+        Self {
+            title: title.into(),
+            section,
+            agent,
+            css: assets::path("app.css"),
+            js: assets::path("app.js"),
+            icon: assets::path("icon.svg"),
+        }
+    }
+
+    pub fn csrf(&self) -> &str {
+        self.agent.as_ref().map_or("", |a| a.csrf.as_str())
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.agent.as_ref().is_some_and(|a| a.role == Role::Admin)
+    }
+}
+
+/// Renders a template as an HTML response; a template that fails to render is logged and
+/// answered with the error page.
+pub fn page(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => UiError::internal(&e).into_response(),
+    }
+}
+
+/// An error shown as a page: what is wrong and what to do.
+#[derive(Debug)]
+pub struct UiError {
+    pub status: StatusCode,
+    pub message: String,
+    pub next_step: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    layout: Layout,
+    status: u16,
+    message: &'a str,
+    next_step: Option<&'a str>,
+}
+
+impl UiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            next_step: None,
+        }
+    }
+
+    #[must_use]
+    pub fn next_step(mut self, next: impl Into<String>) -> Self {
+        self.next_step = Some(next.into());
+        self
+    }
+
+    /// What a missing record, or one this user may not see, looks like: the same 404.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, format!("There is no such {what}."))
+    }
+
+    #[track_caller]
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        let at = std::panic::Location::caller();
+        tracing::error!(%cause, file = at.file(), line = at.line(), "internal error in the UI");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on our side; it was logged.",
+        )
+    }
+}
+
+impl From<store::StoreError> for UiError {
+    #[track_caller]
+    fn from(e: store::StoreError) -> Self {
+        if e.is_transient() {
+            tracing::warn!(error = %e, "database unavailable");
+            Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The database is unavailable right now.",
+            )
+            .next_step("Try again in a few seconds.")
+        } else {
+            Self::internal(&e)
+        }
+    }
+}
+
+impl IntoResponse for UiError {
+    fn into_response(self) -> Response {
+        let page = ErrorPage {
+            layout: Layout::new("Error", "", None),
+            status: self.status.as_u16(),
+            message: &self.message,
+            next_step: self.next_step.as_deref(),
+        };
+        let html = page
+            .render()
+            .unwrap_or_else(|_| "<!doctype html><title>Error</title>Error".to_owned());
+        (self.status, Html(html)).into_response()
+    }
+}
