@@ -3,6 +3,7 @@
 //! the error-code table and phone numbers. No I/O, no async: everything here is a pure function of its input.
 
 pub mod error_codes;
+pub mod format;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;
 pub mod phone;

@@ -19,6 +19,11 @@ pub(super) const MAIN: &[Migration] = &[
         "outbound",
         include_str!("../../migrations/sqlite/0002_outbound.sql"),
     ),
+    (
+        5,
+        "inbox",
+        include_str!("../../migrations/sqlite/0005_inbox.sql"),
+    ),
 ];
 
 /// The inbound journal.
