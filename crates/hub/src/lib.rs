@@ -12,6 +12,7 @@ mod error;
 pub mod graph;
 mod health;
 pub mod ingest;
+pub mod live;
 pub mod metrics;
 pub mod outbound;
 pub mod replays;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub appender: Appender,
     pub graph: graph::Graph,
     pub wakers: outbound::Wakers,
+    /// Live updates for the agent UI.
+    pub live: live::Live,
     /// When a send last asked for a template sync (ms), so that misses do not hammer Meta.
     pub template_sync_asked_ms: std::sync::atomic::AtomicI64,
 }
@@ -132,6 +135,8 @@ pub async fn run(
         stop_rx.clone(),
     ));
 
+    let live = live::Live::new();
+    let live_task = tokio::spawn(live.clone().run(store.clone(), stop_rx.clone()));
     let state = Arc::new(AppState {
         settings,
         store,
@@ -140,12 +145,17 @@ pub async fn run(
         appender,
         graph,
         wakers,
+        live,
         template_sync_asked_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
     });
     let app = router(state.clone());
     tracing::info!(address = %listener.local_addr()?, "guichet is listening");
+    let closing = state.live.clone();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            closing.close();
+        })
         .await?;
 
     // No request is in flight any more: the last appender handle goes with the state, the
@@ -159,6 +169,7 @@ pub async fn run(
         let _ = task.await;
     }
     syncer.abort();
+    live_task.abort();
     for handle in ingest {
         match handle {
             IngestHandle::Thread(thread) => {

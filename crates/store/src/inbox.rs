@@ -153,6 +153,15 @@ pub struct CannedReply {
     pub updated_at_ms: i64,
 }
 
+/// What a conversation's messages cost so far, in one currency: Meta's bill where it came,
+/// guichet's prediction otherwise. Failed messages are left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ConversationCost {
+    pub currency: Option<String>,
+    pub micros: i64,
+    pub messages: i64,
+}
+
 /// Who wrote an outbound message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Author {
@@ -195,6 +204,9 @@ pub trait Inbox {
     async fn canned_replies(&self) -> Result<Vec<CannedReply>>;
     /// A conversation's events, oldest first (the inbox shows its changes in the thread).
     async fn conversation_events(&self, conversation_id: i64, limit: i64) -> Result<Vec<EventRow>>;
+    async fn conversation_cost(&self, conversation_id: i64) -> Result<Vec<ConversationCost>>;
+    /// The newest event's id (0 when there is none): where a live feed starts.
+    async fn last_event_id(&self) -> Result<i64>;
     /// Who wrote these messages (kind, user id), for the ones guichet sent.
     async fn authors(&self, message_ids: &[i64]) -> Result<Vec<(i64, String, Option<i64>)>>;
 }
@@ -366,6 +378,12 @@ pub(crate) const CANNED: &str =
     "SELECT id, shortcut, title, body, updated_at_ms FROM canned_replies ORDER BY shortcut";
 pub(crate) const CONVERSATION_EVENTS: &str = "SELECT id, kind, conversation_id, message_id, \
      payload, created_at_ms FROM events WHERE conversation_id = $1 ORDER BY id LIMIT $2";
+pub(crate) const CONVERSATION_COST: &str = "SELECT k.currency, \
+     CAST(COALESCE(SUM(COALESCE(k.billed_micros, k.predicted_micros, 0)), 0) AS BIGINT) AS micros, \
+     COUNT(*) AS messages FROM costs k JOIN messages m ON m.id = k.message_id \
+     WHERE m.conversation_id = $1 AND (m.delivery IS NULL OR m.delivery <> 'failed') \
+     GROUP BY k.currency ORDER BY k.currency";
+pub(crate) const LAST_EVENT_ID: &str = "SELECT COALESCE(MAX(id), 0) FROM events";
 pub(crate) const AUTHOR_OF: &str = "SELECT id, author_kind, author_id FROM messages \
      WHERE id = $1 AND author_kind IS NOT NULL";
 

@@ -21,8 +21,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use inbox::{
-    Assignment, Author, CannedReply, Inbox, InboxCounts, InboxItem, InboxQuery, InboxTx, LabelRow,
-    NoteRow,
+    Assignment, Author, CannedReply, ConversationCost, Inbox, InboxCounts, InboxItem, InboxQuery,
+    InboxTx, LabelRow, NoteRow,
 };
 pub use model::*;
 pub use outbound::*;

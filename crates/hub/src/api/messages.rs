@@ -88,18 +88,12 @@ fn parse(state: &AppState, body: &[u8]) -> Result<Parsed, ApiError> {
             phone_number_id,
             body,
         }),
-        OutboundRequest::Message(body) => {
-            let (recipient, message, reply_to) = domain::policy::intent_parts(&body)
-                .map_err(|e| ApiError::invalid(format!("`{}`: {}", e.field, e.message)))?;
-            Ok(Parsed::Message(Box::new(Draft {
-                phone_number_id,
-                recipient,
-                message,
-                reply_to,
-                expected_category,
-                body,
-            })))
-        }
+        OutboundRequest::Message(body) => Ok(Parsed::Message(Box::new(Draft::new(
+            phone_number_id,
+            body,
+            expected_category,
+            store::Author::Api,
+        )?))),
     }
 }
 
@@ -173,7 +167,7 @@ async fn read(
     }
 }
 
-pub(super) fn graph_error(e: &crate::graph::GraphFailure) -> ApiError {
+pub(crate) fn graph_error(e: &crate::graph::GraphFailure) -> ApiError {
     ApiError::new(StatusCode::BAD_GATEWAY, "meta_refused", e.to_string())
         .next_step("see Meta's message; the request was not recorded")
 }

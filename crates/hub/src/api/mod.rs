@@ -8,6 +8,8 @@ mod messages;
 mod templates;
 mod views;
 
+pub(crate) use messages::graph_error;
+
 use std::sync::Arc;
 
 use axum::Router;

@@ -56,6 +56,30 @@ pub struct Draft {
     pub expected_category: Option<Category>,
     /// Meta's body, forwarded as is (with guichet's `biz_opaque_callback_data`).
     pub body: wa::send::SendRequest,
+    /// Who asked for it: an agent, a bot, or the API.
+    pub author: store::Author,
+}
+
+impl Draft {
+    /// A draft of Meta's send body, read into the rules' terms.
+    pub fn new(
+        phone_number_id: String,
+        body: wa::send::SendRequest,
+        expected_category: Option<Category>,
+        author: store::Author,
+    ) -> Result<Self, ApiError> {
+        let (recipient, message, reply_to) = domain::policy::intent_parts(&body)
+            .map_err(|e| ApiError::invalid(format!("`{}`: {}", e.field, e.message)))?;
+        Ok(Self {
+            phone_number_id,
+            recipient,
+            message,
+            reply_to,
+            expected_category,
+            body,
+            author,
+        })
+    }
 }
 
 /// What preflight and pricing say about a draft.
@@ -486,6 +510,7 @@ pub async fn enqueue(state: &AppState, draft: &Draft) -> Result<(Queued, Assessm
     let Some(message_id) = tx.insert_message(&message).await? else {
         return Err(ApiError::internal(&"an outbound message without wamid conflicted").into());
     };
+    tx.set_author(message_id, draft.author).await?;
     // Meta's limit on the field is 512 characters; a caller's own data is kept after guichet's.
     let opaque = match &draft.body.biz_opaque_callback_data {
         Some(theirs) => {

@@ -6,8 +6,13 @@
 //! run. Every state-changing request is a POST checked for its CSRF token and origin
 //! ([`auth::csrf`]); no GET changes anything.
 
+mod actions;
 mod assets;
 pub mod auth;
+mod composer;
+mod inbox;
+mod panel;
+mod thread;
 
 use std::sync::Arc;
 
@@ -29,6 +34,25 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/", get(|| async { Redirect::to("/inbox") }))
         .route("/assets/{version}/{name}", get(assets::serve))
         .route("/csp-report", post(csp_report))
+        .route("/inbox", get(inbox::index))
+        .route("/inbox/list", get(inbox::list_fragment))
+        .route("/inbox/events", get(inbox::events))
+        .route("/inbox/{id}", get(inbox::show))
+        .route("/inbox/{id}/thread", get(inbox::thread_fragment))
+        .route("/inbox/{id}/panel", get(panel::fragment))
+        .route("/inbox/{id}/preflight", post(composer::preflight))
+        .route("/inbox/{id}/send", post(composer::send))
+        .route("/inbox/{id}/attach", post(composer::attach))
+        .route("/inbox/{id}/assign", post(actions::assign_to))
+        .route("/inbox/{id}/take", post(actions::take))
+        .route("/inbox/{id}/status", post(actions::status))
+        .route("/inbox/{id}/handler", post(actions::handler))
+        .route("/inbox/{id}/labels", post(actions::labels))
+        .route(
+            "/settings/canned",
+            get(actions::canned).post(actions::save_canned),
+        )
+        .route("/settings/canned/{id}/delete", post(actions::delete_canned))
         .merge(auth::routes())
         .layer(middleware::from_fn_with_state(state, auth::csrf))
         .layer(middleware::from_fn(security_headers))
@@ -72,6 +96,40 @@ async fn csp_report(
     let text = String::from_utf8_lossy(&body[..body.len().min(2048)]);
     tracing::warn!(report = %text, "content security policy violation");
     StatusCode::NO_CONTENT
+}
+
+/// How the thread shows a message's media: guichet's stored copy once downloaded.
+async fn media_view(
+    _state: &AppState,
+    _message: &store::MessageRow,
+) -> Result<Option<thread::MediaView>, UiError> {
+    Ok(None)
+}
+
+/// A time as pages show it: `iso` for the `<time datetime>` (the script shows it in the agent's
+/// own time zone), `short` as written without script (UTC).
+#[derive(Debug, Clone, Default)]
+pub struct Stamp {
+    pub iso: String,
+    pub short: String,
+}
+
+pub fn stamp(seconds: i64) -> Stamp {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(seconds) else {
+        return Stamp::default();
+    };
+    Stamp {
+        iso: t
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        short: format!(
+            "{} {} {:02}:{:02} UTC",
+            t.day(),
+            &t.month().to_string()[..3],
+            t.hour(),
+            t.minute()
+        ),
+    }
 }
 
 /// What every page's frame shows: its title, the section highlighted in the navigation, and who

@@ -94,6 +94,19 @@ impl Inbox for PgStore {
             .await?)
     }
 
+    async fn conversation_cost(&self, conversation_id: i64) -> Result<Vec<ConversationCost>> {
+        Ok(sqlx::query_as(CONVERSATION_COST)
+            .bind(conversation_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn last_event_id(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar(LAST_EVENT_ID)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
     async fn authors(&self, message_ids: &[i64]) -> Result<Vec<(i64, String, Option<i64>)>> {
         let mut out = Vec::new();
         for id in message_ids {

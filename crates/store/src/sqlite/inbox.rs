@@ -47,6 +47,16 @@ impl FromSqliteRow for NoteRow {
     }
 }
 
+impl FromSqliteRow for ConversationCost {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            currency: row.get("currency")?,
+            micros: row.get("micros")?,
+            messages: row.get("messages")?,
+        })
+    }
+}
+
 impl FromSqliteRow for CannedReply {
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
@@ -154,6 +164,16 @@ impl Inbox for SqliteStore {
 
     async fn conversation_events(&self, conversation_id: i64, limit: i64) -> Result<Vec<EventRow>> {
         self.read(move |c| all(c, CONVERSATION_EVENTS, [conversation_id, limit]))
+            .await
+    }
+
+    async fn conversation_cost(&self, conversation_id: i64) -> Result<Vec<ConversationCost>> {
+        self.read(move |c| all(c, CONVERSATION_COST, [conversation_id]))
+            .await
+    }
+
+    async fn last_event_id(&self) -> Result<i64> {
+        self.read(|c| one_value(c, LAST_EVENT_ID, []).map(Option::unwrap_or_default))
             .await
     }
 

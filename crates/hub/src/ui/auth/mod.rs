@@ -73,3 +73,23 @@ pub async fn csrf(State(_state): State<Arc<AppState>>, request: Request, next: N
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
 }
+
+/// Someone who can hold conversations.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub id: i64,
+    pub name: String,
+    /// Not disabled.
+    pub active: bool,
+}
+
+/// The business's users, for assignment and names in the inbox.
+pub async fn directory(_state: &AppState) -> Result<Vec<Person>, super::UiError> {
+    Ok(Vec::new())
+}
+
+/// Whether the session a request came with still holds (not signed out, expired or disabled):
+/// long-lived responses such as the live feed check it as they go.
+pub async fn still_signed_in(_state: &AppState, _agent: &Agent) -> bool {
+    false
+}
