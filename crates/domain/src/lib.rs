@@ -11,6 +11,7 @@ pub mod guard;
 pub mod identity;
 pub mod policy;
 pub mod pricing;
+pub mod stats;
 pub mod time;
 pub mod window;
 

@@ -162,6 +162,17 @@ pub struct ConversationCost {
     pub messages: i64,
 }
 
+/// A message as the overview counts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct StatRow {
+    pub conversation_id: i64,
+    pub phone_number_id: String,
+    pub direction: String,
+    pub meta_at: i64,
+    pub author_kind: Option<String>,
+    pub author_id: Option<i64>,
+}
+
 /// Who wrote an outbound message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Author {
@@ -205,6 +216,10 @@ pub trait Inbox {
     /// A conversation's events, oldest first (the inbox shows its changes in the thread).
     async fn conversation_events(&self, conversation_id: i64, limit: i64) -> Result<Vec<EventRow>>;
     async fn conversation_cost(&self, conversation_id: i64) -> Result<Vec<ConversationCost>>;
+    /// Every message of `[from_at, to_at)` (Meta time, seconds), for the overview.
+    async fn stat_messages(&self, from_at: i64, to_at: i64) -> Result<Vec<StatRow>>;
+    /// The events of a kind written in `[from_ms, to_ms)`, oldest first.
+    async fn events_of_kind(&self, kind: &str, from_ms: i64, to_ms: i64) -> Result<Vec<EventRow>>;
     /// The newest event's id (0 when there is none): where a live feed starts.
     async fn last_event_id(&self) -> Result<i64>;
     /// Who wrote these messages (kind, user id), for the ones guichet sent.
@@ -383,6 +398,13 @@ pub(crate) const CONVERSATION_COST: &str = "SELECT k.currency, \
      COUNT(*) AS messages FROM costs k JOIN messages m ON m.id = k.message_id \
      WHERE m.conversation_id = $1 AND (m.delivery IS NULL OR m.delivery <> 'failed') \
      GROUP BY k.currency ORDER BY k.currency";
+pub(crate) const STAT_MESSAGES: &str = "SELECT m.conversation_id, c.phone_number_id, \
+     m.direction, m.meta_at, m.author_kind, m.author_id FROM messages m \
+     JOIN conversations c ON c.id = m.conversation_id \
+     WHERE m.meta_at >= $1 AND m.meta_at < $2 ORDER BY m.meta_at, m.id";
+pub(crate) const EVENTS_OF_KIND: &str = "SELECT id, kind, conversation_id, message_id, payload, \
+     created_at_ms FROM events WHERE kind = $1 AND created_at_ms >= $2 AND created_at_ms < $3 \
+     ORDER BY id";
 pub(crate) const LAST_EVENT_ID: &str = "SELECT COALESCE(MAX(id), 0) FROM events";
 pub(crate) const AUTHOR_OF: &str = "SELECT id, author_kind, author_id FROM messages \
      WHERE id = $1 AND author_kind IS NOT NULL";

@@ -9,8 +9,10 @@
 mod actions;
 mod assets;
 pub mod auth;
+mod charts;
 mod composer;
 mod inbox;
+mod overview;
 mod panel;
 mod thread;
 
@@ -48,6 +50,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/inbox/{id}/status", post(actions::status))
         .route("/inbox/{id}/handler", post(actions::handler))
         .route("/inbox/{id}/labels", post(actions::labels))
+        .route("/overview", get(overview::show))
         .route(
             "/settings/canned",
             get(actions::canned).post(actions::save_canned),

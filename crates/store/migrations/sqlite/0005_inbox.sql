@@ -11,6 +11,9 @@ CREATE INDEX conversations_status ON conversations (status, last_message_at DESC
 -- Who wrote an outbound message: agent (author_id is the user), bot, or api.
 ALTER TABLE messages ADD COLUMN author_id INTEGER;
 ALTER TABLE messages ADD COLUMN author_kind TEXT;
+-- The overview reads messages and changes by time.
+CREATE INDEX messages_by_time ON messages (meta_at);
+CREATE INDEX events_by_kind ON events (kind, created_at_ms);
 
 CREATE TABLE labels (
     id            INTEGER PRIMARY KEY,

@@ -101,6 +101,23 @@ impl Inbox for PgStore {
             .await?)
     }
 
+    async fn stat_messages(&self, from_at: i64, to_at: i64) -> Result<Vec<StatRow>> {
+        Ok(sqlx::query_as(STAT_MESSAGES)
+            .bind(from_at)
+            .bind(to_at)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn events_of_kind(&self, kind: &str, from_ms: i64, to_ms: i64) -> Result<Vec<EventRow>> {
+        Ok(sqlx::query_as(EVENTS_OF_KIND)
+            .bind(kind)
+            .bind(from_ms)
+            .bind(to_ms)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     async fn last_event_id(&self) -> Result<i64> {
         Ok(sqlx::query_scalar(LAST_EVENT_ID)
             .fetch_one(&self.pool)

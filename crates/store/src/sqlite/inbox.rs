@@ -57,6 +57,19 @@ impl FromSqliteRow for ConversationCost {
     }
 }
 
+impl FromSqliteRow for StatRow {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            conversation_id: row.get("conversation_id")?,
+            phone_number_id: row.get("phone_number_id")?,
+            direction: row.get("direction")?,
+            meta_at: row.get("meta_at")?,
+            author_kind: row.get("author_kind")?,
+            author_id: row.get("author_id")?,
+        })
+    }
+}
+
 impl FromSqliteRow for CannedReply {
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
@@ -169,6 +182,17 @@ impl Inbox for SqliteStore {
 
     async fn conversation_cost(&self, conversation_id: i64) -> Result<Vec<ConversationCost>> {
         self.read(move |c| all(c, CONVERSATION_COST, [conversation_id]))
+            .await
+    }
+
+    async fn stat_messages(&self, from_at: i64, to_at: i64) -> Result<Vec<StatRow>> {
+        self.read(move |c| all(c, STAT_MESSAGES, [from_at, to_at]))
+            .await
+    }
+
+    async fn events_of_kind(&self, kind: &str, from_ms: i64, to_ms: i64) -> Result<Vec<EventRow>> {
+        let kind = kind.to_owned();
+        self.read(move |c| all(c, EVENTS_OF_KIND, params![kind, from_ms, to_ms]))
             .await
     }
 
