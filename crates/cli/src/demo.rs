@@ -95,7 +95,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ("GUICHET_API_TOKEN", API_TOKEN.into()),
     ]
     .map(|(k, v)| (k.to_owned(), v));
-    let settings = hub::Settings::load_from(None, env)?;
+    // Other GUICHET_* settings (sessions, policy, pricing…) apply to the demo as to `serve`;
+    // the demo's own number, secrets and addresses win.
+    let own: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+    let inherited: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("GUICHET_") && !own.contains(&k.as_str()))
+        .collect();
+    let settings = hub::Settings::load_from(None, inherited.into_iter().chain(env))?;
     let store = crate::open_store(&settings).await?;
     store.migrate().await?;
 

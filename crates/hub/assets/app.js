@@ -158,6 +158,8 @@ const guichet = (() => {
         alertIn(form, detail);
         return;
       }
+      // Done: the panel may be redrawn even though its button has the focus.
+      if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
       schedule('list'); schedule('thread'); schedule('panel');
     });
     document.addEventListener('change', (e) => {

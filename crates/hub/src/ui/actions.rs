@@ -281,6 +281,61 @@ pub async fn labels(
     Ok(done(&headers, id))
 }
 
+#[derive(Debug, Deserialize)]
+pub struct ConsentForm {
+    /// `opt_in` or `opt_out`.
+    value: String,
+    /// How the customer gave it: `chat`, `phone_call`, `in_store`, `web_form`…
+    source: String,
+}
+
+/// `POST /inbox/{id}/consent`: the agent records the customer's opt-in or opt-out (said in the
+/// chat, on the phone, in a shop), as evidence: who recorded it, how, when.
+pub async fn consent(
+    State(state): State<Arc<AppState>>,
+    agent: Agent,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<ConsentForm>,
+) -> Result<Response, UiError> {
+    let item = existing(&state, &agent, &id).await?;
+    let c = &item.view.conversation;
+    let value = match form.value.as_str() {
+        v @ ("opt_in" | "opt_out") => v,
+        _ => {
+            return Err(UiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Record an opt-in or an opt-out.",
+            ));
+        }
+    };
+    let source = match form.source.as_str() {
+        s @ ("chat" | "phone_call" | "in_store" | "web_form" | "paper_form") => s,
+        _ => {
+            return Err(UiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Say how the customer gave it: chat, phone call, in store, web form or paper form.",
+            ));
+        }
+    };
+    let now = state.clock.now_ms();
+    let mut tx = state.store.begin().await?;
+    tx.insert_consent(&store::NewConsent {
+        contact_id: c.contact_id,
+        phone_number_id: Some(c.phone_number_id.clone()),
+        category: "marketing".into(),
+        value: value.to_owned(),
+        source: source.to_owned(),
+        detail: Some(format!("recorded by {}", agent.display_name)),
+        meta_at: now.div_euclid(1000),
+        received_at_ms: now,
+    })
+    .await?;
+    let payload = json!({ "value": value, "source": source, "by": agent.user_id });
+    commit(&state, tx, c.id, "consent.changed", payload, true, now).await?;
+    Ok(done(&headers, c.id))
+}
+
 /// Records a private note.
 pub async fn add_note(state: &AppState, agent: &Agent, id: i64, body: &str) -> Result<(), UiError> {
     let body: String = body.chars().take(10_000).collect();

@@ -50,6 +50,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/inbox/{id}/status", post(actions::status))
         .route("/inbox/{id}/handler", post(actions::handler))
         .route("/inbox/{id}/labels", post(actions::labels))
+        .route("/inbox/{id}/consent", post(actions::consent))
         .route("/overview", get(overview::show))
         .route(
             "/settings/canned",
