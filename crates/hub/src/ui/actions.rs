@@ -300,24 +300,23 @@ pub async fn consent(
 ) -> Result<Response, UiError> {
     let item = existing(&state, &agent, &id).await?;
     let c = &item.view.conversation;
-    let value = match form.value.as_str() {
-        v @ ("opt_in" | "opt_out") => v,
-        _ => {
-            return Err(UiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Record an opt-in or an opt-out.",
-            ));
-        }
-    };
-    let source = match form.source.as_str() {
-        s @ ("chat" | "phone_call" | "in_store" | "web_form" | "paper_form") => s,
-        _ => {
-            return Err(UiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "Say how the customer gave it: chat, phone call, in store, web form or paper form.",
-            ));
-        }
-    };
+    let value = form.value.as_str();
+    if !matches!(value, "opt_in" | "opt_out") {
+        return Err(UiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Record an opt-in or an opt-out.",
+        ));
+    }
+    let source = form.source.as_str();
+    if !matches!(
+        source,
+        "chat" | "phone_call" | "in_store" | "web_form" | "paper_form"
+    ) {
+        return Err(UiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Say how the customer gave it: chat, phone call, in store, web form or paper form.",
+        ));
+    }
     let now = state.clock.now_ms();
     let mut tx = state.store.begin().await?;
     tx.insert_consent(&store::NewConsent {
