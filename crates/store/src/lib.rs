@@ -5,6 +5,7 @@
 //! that decide what to write are not here (`domain`): the hub runs them between the reads and
 //! writes of a transaction.
 
+mod accounts;
 mod model;
 mod outbound;
 mod postgres;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use accounts::*;
 pub use model::*;
 pub use outbound::*;
 pub use postgres::PgStore;
@@ -170,7 +172,7 @@ pub async fn connect(url: &str, options: &Options) -> Result<Arc<dyn Store>> {
 
 /// guichet's storage. Implementations are cheap to share (`Arc<dyn Store>`).
 #[async_trait]
-pub trait Store: Send + Sync + fmt::Debug + 'static {
+pub trait Store: Accounts + Send + Sync + fmt::Debug + 'static {
     fn backend(&self) -> Backend;
 
     /// How many write transactions can usefully run at once: 1 on SQLite (one writer at a

@@ -19,6 +19,11 @@ pub(super) const MAIN: &[Migration] = &[
         "outbound",
         include_str!("../../migrations/sqlite/0002_outbound.sql"),
     ),
+    (
+        3,
+        "accounts",
+        include_str!("../../migrations/sqlite/0003_accounts.sql"),
+    ),
 ];
 
 /// The inbound journal.
