@@ -88,8 +88,7 @@ pub fn check_password(password: &str, username: &str) -> Result<(), PasswordRefu
     }
     let user = username.trim().to_lowercase();
     // A one- or two-letter username is inside too many good passwords to forbid them all.
-    if !user.is_empty() && (lower == user || (user.chars().count() >= 3 && lower.contains(&user)))
-    {
+    if !user.is_empty() && (lower == user || (user.chars().count() >= 3 && lower.contains(&user))) {
         return Err(PasswordRefusal::ContainsUsername);
     }
     Ok(())
@@ -176,7 +175,9 @@ pub fn throttle_key(submitted: &str) -> String {
 pub fn check_display_name(raw: &str) -> Result<String, String> {
     let name = raw.trim();
     if name.is_empty() {
-        return Err("the display name is empty: give the name colleagues know this person by".into());
+        return Err(
+            "the display name is empty: give the name colleagues know this person by".into(),
+        );
     }
     let chars = name.chars().count();
     if chars > MAX_DISPLAY_NAME_CHARS {
@@ -386,11 +387,26 @@ mod tests {
 
     #[test]
     fn common_passwords_are_refused_whatever_their_case() {
-        for p in ["password", "12345678", "iloveyou", "Sunshine", "QWERTYUIOP", "trustno1"] {
-            assert_eq!(check_password(p, "camille"), Err(PasswordRefusal::Common), "{p}");
+        for p in [
+            "password",
+            "12345678",
+            "iloveyou",
+            "Sunshine",
+            "QWERTYUIOP",
+            "trustno1",
+        ] {
+            assert_eq!(
+                check_password(p, "camille"),
+                Err(PasswordRefusal::Common),
+                "{p}"
+            );
         }
         assert_eq!(COMMON.len(), 11_611);
-        assert!(COMMON.iter().all(|p| p.chars().count() >= MIN_PASSWORD_CHARS));
+        assert!(
+            COMMON
+                .iter()
+                .all(|p| p.chars().count() >= MIN_PASSWORD_CHARS)
+        );
     }
 
     #[test]
@@ -416,16 +432,16 @@ mod tests {
             PasswordRefusal::ContainsUsername,
         ] {
             let text = r.to_string();
-            assert!(
-                text.contains("use") || text.contains("choose"),
-                "{text}"
-            );
+            assert!(text.contains("use") || text.contains("choose"), "{text}");
         }
     }
 
     #[test]
     fn usernames_are_plain_and_bounded() {
-        assert_eq!(Username::parse("  Camille ").map(|u| u.0), Ok("Camille".into()));
+        assert_eq!(
+            Username::parse("  Camille ").map(|u| u.0),
+            Ok("Camille".into())
+        );
         assert!(Username::parse("ana@example.com").is_ok());
         assert_eq!(Username::parse(" "), Err(UsernameRefusal::Empty));
         assert_eq!(
@@ -454,7 +470,9 @@ mod tests {
         let delays: Vec<i64> = (1..=12).map(|n| t.delay_after(n)).collect();
         assert_eq!(
             delays,
-            [0, 0, 0, 0, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000, 300_000]
+            [
+                0, 0, 0, 0, 10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000, 300_000
+            ]
         );
         assert_eq!(t.delay_after(u32::MAX), 300_000);
     }
@@ -500,7 +518,10 @@ mod tests {
         let expires = t.expires_at(created);
         assert_eq!(t.life(expires, created, 29 * 60_000), SessionLife::Active);
         // The last sight may lag by a minute: the idle limit is counted from it generously.
-        assert_eq!(t.life(expires, created, 31 * 60_000 - 1), SessionLife::Active);
+        assert_eq!(
+            t.life(expires, created, 31 * 60_000 - 1),
+            SessionLife::Active
+        );
         assert_eq!(t.life(expires, created, 31 * 60_000), SessionLife::Idle);
         assert_eq!(t.life(expires, expires - 1, expires), SessionLife::Expired);
         assert!(!SessionTimeouts::needs_touch(0, 59_999));
