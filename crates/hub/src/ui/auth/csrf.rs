@@ -95,7 +95,8 @@ fn refused(why: &str) -> Response {
 
 /// The `Sec-Fetch-Site` and `Origin` checks.
 pub fn same_origin(headers: &HeaderMap, uri: &axum::http::Uri) -> Result<(), String> {
-    if let Some(site) = headers.get("sec-fetch-site") {
+    // Every value counts: a request that says it twice is judged by the worst.
+    for site in headers.get_all("sec-fetch-site") {
         let site = site.to_str().unwrap_or("cross-site");
         if site.eq_ignore_ascii_case("cross-site") || site.eq_ignore_ascii_case("same-site") {
             return Err(format!(
@@ -103,24 +104,26 @@ pub fn same_origin(headers: &HeaderMap, uri: &axum::http::Uri) -> Result<(), Str
             ));
         }
     }
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return Ok(());
-    };
-    let origin = origin.to_str().unwrap_or("null");
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| uri.authority().map(axum::http::uri::Authority::as_str));
-    let authority = origin
-        .split_once("://")
-        .map(|(_, rest)| rest.trim_end_matches('/'));
-    match (authority, host) {
-        (Some(a), Some(h)) if a.eq_ignore_ascii_case(h) => Ok(()),
-        _ => Err(format!(
-            "it was sent by a page of {origin:?}, not of this server ({})",
-            host.unwrap_or("unknown host")
-        )),
+    for origin in headers.get_all(header::ORIGIN) {
+        let origin = origin.to_str().unwrap_or("null");
+        let authority = origin
+            .split_once("://")
+            .map(|(_, rest)| rest.trim_end_matches('/'));
+        match (authority, host) {
+            (Some(a), Some(h)) if a.eq_ignore_ascii_case(h) => {}
+            _ => {
+                return Err(format!(
+                    "it was sent by a page of {origin:?}, not of this server ({})",
+                    host.unwrap_or("unknown host")
+                ));
+            }
+        }
     }
+    Ok(())
 }
 
 /// The token in `X-CSRF-Token`, else in the `_csrf` field of a URL-encoded form body (read and
@@ -217,5 +220,11 @@ mod tests {
         ] {
             assert!(same_origin(&h, &uri).is_err(), "{h:?}");
         }
+        let mut twice = headers(&[("host", "h:1"), ("sec-fetch-site", "same-origin")]);
+        twice.append("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        assert!(same_origin(&twice, &uri).is_err());
+        let mut twice = headers(&[("host", "h:1"), ("origin", "http://h:1")]);
+        twice.append("origin", HeaderValue::from_static("http://evil.example"));
+        assert!(same_origin(&twice, &uri).is_err());
     }
 }
