@@ -64,7 +64,7 @@ pub async fn check(State(state): State<Arc<AppState>>, request: Request, next: N
 
     let (mut request, submitted) = match submitted_token(request).await {
         Ok(found) => found,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let matches = submitted
         .as_deref()
@@ -128,7 +128,7 @@ pub fn same_origin(headers: &HeaderMap, uri: &axum::http::Uri) -> Result<(), Str
 
 /// The token in `X-CSRF-Token`, else in the `_csrf` field of a URL-encoded form body (read and
 /// handed on unchanged).
-async fn submitted_token(request: Request) -> Result<(Request, Option<String>), Response> {
+async fn submitted_token(request: Request) -> Result<(Request, Option<String>), UiError> {
     if let Some(t) = request.headers().get("x-csrf-token") {
         let token = t.to_str().ok().map(str::to_owned);
         return Ok((request, token));
@@ -153,8 +153,7 @@ async fn submitted_token(request: Request) -> Result<(Request, Option<String>), 
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("The form is larger than {} KiB.", MAX_FORM_BYTES / 1024),
             )
-            .next_step("Shorten what you typed and submit it again.")
-            .into_response());
+            .next_step("Shorten what you typed and submit it again."));
         }
     };
     let token = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)

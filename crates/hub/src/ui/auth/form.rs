@@ -29,18 +29,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Form<T> {
                 )
                 .into_response()
             })?;
-        parse(&bytes).map(Form)
+        parse(&bytes).map(Form).map_err(IntoResponse::into_response)
     }
 }
 
-fn parse<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
+fn parse<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, UiError> {
     serde_urlencoded::from_bytes(bytes).map_err(|e| {
         UiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("The form could not be read: {e}."),
         )
         .next_step("Go back, reload the page and submit it again.")
-        .into_response()
     })
 }
 
