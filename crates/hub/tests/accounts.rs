@@ -903,3 +903,51 @@ async fn pages_show_sessions_and_users_to_whom_they_belong() {
     })
     .await;
 }
+
+/// `ui.secure_cookies = false` (plain HTTP on a trusted network): the cookie drops the
+/// `__Host-` prefix and `Secure`, and everything else holds.
+#[tokio::test]
+async fn without_secure_cookies_the_cookie_drops_its_prefix_and_secure() {
+    let db = store::testing::TestDb::sqlite().await;
+    let clock = std::sync::Arc::new(hub::ManualClock::at_ms(common::NOW_MS));
+    let app = TestApp::spawn_with(&db, &[("GUICHET_UI__SECURE_COOKIES", "false")], clock).await;
+    accounts::add_user(
+        app.store.as_ref(),
+        AGENT,
+        "João",
+        Role::Agent,
+        AGENT_PASSWORD,
+        common::NOW_MS,
+    )
+    .await
+    .expect("add user");
+    let mut b = Browser::new(&app);
+    let form = b.get("/login").await;
+    assert!(b.cookies.contains_key("guichet-login"), "{:?}", b.cookies);
+    let token = form.csrf();
+    let page = b
+        .post(
+            "/login",
+            &[
+                ("_csrf", &token),
+                ("username", AGENT),
+                ("password", AGENT_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+    let set = b
+        .last_set_cookies
+        .iter()
+        .find(|c| c.starts_with("guichet="))
+        .cloned()
+        .expect("a session cookie");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    assert!(!set.contains("Secure") && !set.contains("__Host-"), "{set}");
+    let page = b.get("/settings/sessions").await;
+    assert_eq!(page.status, StatusCode::OK);
+    app.stop().await;
+}
