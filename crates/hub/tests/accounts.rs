@@ -899,6 +899,40 @@ async fn pages_show_sessions_and_users_to_whom_they_belong() {
             .await;
         assert_eq!(page.status, StatusCode::NOT_FOUND);
         assert!(admin.can_see_sessions().await);
+
+        // An agent's posts to the admins' routes are 404s, and change nothing.
+        let admin_id = user_id(app.store.as_ref(), ADMIN).await;
+        let before = snapshot(app.store.as_ref()).await;
+        let token = agent.token().await;
+        for path in [
+            format!("/settings/users/{admin_id}/disable"),
+            format!("/settings/users/{admin_id}/password"),
+        ] {
+            let page = agent
+                .post(
+                    &path,
+                    &[("_csrf", &token), ("password", "taken-over-account-1")],
+                )
+                .await;
+            assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+        }
+        assert_eq!(snapshot(app.store.as_ref()).await, before);
+
+        // An admin cannot disable themselves: one admin always remains.
+        let token = admin.token().await;
+        let page = admin
+            .post(
+                &format!("/settings/users/{admin_id}/disable"),
+                &[("_csrf", &token)],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            page.body.contains("cannot disable your own account"),
+            "{}",
+            page.body
+        );
+        assert_eq!(snapshot(app.store.as_ref()).await, before);
         app.stop().await;
     })
     .await;
