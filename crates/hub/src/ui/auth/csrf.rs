@@ -48,16 +48,13 @@ pub async fn check(State(state): State<Arc<AppState>>, request: Request, next: N
         match cookie {
             Some(c) => (c.to_owned(), None),
             None => {
-                return refused(
-                    "the sign-in form had expired (its security cookie is missing); reload the \
-                     sign-in page and try again",
-                );
+                return refused("the sign-in form has expired (its security cookie is missing)");
             }
         }
     } else {
         match session::authenticate(&state, request.headers()).await {
             Ok(Some(s)) => (s.agent.csrf.clone(), Some(s)),
-            Ok(None) => return super::unauthorized(request.method(), request.uri()),
+            Ok(None) => return super::unauthorized(),
             Err(e) => return UiError::from(e).into_response(),
         }
     };
@@ -76,10 +73,7 @@ pub async fn check(State(state): State<Arc<AppState>>, request: Request, next: N
             "it carries no security token"
         };
         tracing::warn!(path = %request.uri().path(), "refused a request without a valid anti-forgery token");
-        return refused(&format!(
-            "this request was refused because {what}: it did not come from a guichet page; \
-             reload the page and try again"
-        ));
+        return refused(&format!("{what}, so it did not come from a guichet page"));
     }
     if let Some(s) = signed_in {
         request.extensions_mut().insert(s);
@@ -88,9 +82,12 @@ pub async fn check(State(state): State<Arc<AppState>>, request: Request, next: N
 }
 
 fn refused(why: &str) -> Response {
-    UiError::new(StatusCode::FORBIDDEN, format!("Refused: {why}."))
-        .next_step("Go back to the page, reload it, and submit it again.")
-        .into_response()
+    UiError::new(
+        StatusCode::FORBIDDEN,
+        format!("This request was refused: {why}."),
+    )
+    .next_step("Go back to the page, reload it, and submit it again.")
+    .into_response()
 }
 
 /// The `Sec-Fetch-Site` and `Origin` checks.

@@ -10,7 +10,7 @@
 //!
 //! Inside: passwords are Argon2id hashes ([`password`]); a session is a random 256-bit secret in
 //! a `__Host-` cookie whose SHA-256 is stored ([`session`]); sign-ins are throttled per submitted
-//! username ([`login`]); the account operations the admin pages and `guichet user` share are in
+//! username (`login.rs`); the account operations the admin pages and `guichet user` share are in
 //! [`accounts`].
 
 pub mod accounts;
@@ -115,7 +115,7 @@ impl FromRequestParts<Arc<AppState>> for Admin {
     }
 }
 
-/// Refuses forged state-changing requests (see [`csrf`](self::csrf) for the checks).
+/// Refuses forged state-changing requests (the checks are described in `csrf.rs`).
 pub async fn csrf(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     csrf::check(State(state), request, next).await
 }
@@ -149,11 +149,11 @@ fn unauthorized_for(method: &Method, uri: &Uri, headers: &HeaderMap) -> Response
         let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
         return Redirect::to(&format!("/login?{query}")).into_response();
     }
-    unauthorized(method, uri)
+    unauthorized()
 }
 
 /// 401: no session, or it has ended.
-fn unauthorized(_method: &Method, _uri: &Uri) -> Response {
+fn unauthorized() -> Response {
     super::UiError::new(
         StatusCode::UNAUTHORIZED,
         "You are not signed in, or your session has ended.",
