@@ -26,7 +26,12 @@ export function check(condition, message) {
 /// Runs `test(page, context, watch)` in a fresh browser. Problems seen on the page (errors,
 /// console errors, CSP violations) fail the test unless `watch.expect(pattern)` announced them.
 export async function run(name, test) {
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium' });
+  // This machine's network reaches only package registries: nothing in the background.
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--disable-gpu', '--disable-quic', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
   const problems = [];
   const expected = [];
   const watch = {
