@@ -6,6 +6,10 @@
 # Postgres: the tests create (and drop) a database per test through TEST_POSTGRES_URL (default
 # postgres://postgres@127.0.0.1:5432/postgres). If nothing answers there and this machine has a
 # Debian Postgres cluster, it is started. TEST_POSTGRES=skip runs the SQLite half only.
+#
+# Browser tests (crates/cli/tests/browser.rs, scripts in browser/) drive Debian's Chromium with
+# playwright-core: Chromium is installed when /usr/bin/chromium is missing, and browser/'s
+# packages when browser/node_modules is missing or older than browser/package-lock.json.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -28,6 +32,18 @@ if [[ "${TEST_POSTGRES:-}" != "skip" ]]; then
     echo "      Start it, point TEST_POSTGRES_URL at one, or run with TEST_POSTGRES=skip." >&2
     exit 1
   fi
+fi
+
+if [[ ! -x /usr/bin/chromium ]]; then
+  echo "==> installing Chromium for the browser tests"
+  sudo=""
+  if [[ "$(id -u)" -ne 0 ]]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
+if [[ ! -d browser/node_modules || browser/package-lock.json -nt browser/node_modules ]]; then
+  echo "==> npm ci --prefix browser"
+  npm ci --prefix browser --no-audit --no-fund --loglevel=error
 fi
 
 echo "==> cargo fmt --check"

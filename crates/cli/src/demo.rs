@@ -104,6 +104,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let settings = hub::Settings::load_from(None, inherited.into_iter().chain(env))?;
     let store = crate::open_store(&settings).await?;
     store.migrate().await?;
+    let people = seed_people(store.as_ref(), sandbox.clock.now_ms())
+        .await
+        .context("adding the demo's admin and agent")?;
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut hub_stop = stopped.clone();
@@ -126,6 +129,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     ));
 
     crate::write_stdout(&guide(&hub_url, &sandbox_url, &args));
+    crate::write_stdout(&sign_in_guide(hub_addr, &people));
 
     let chatter = chatter(sandbox.clone(), args.chatter_secs);
     tokio::select! {
@@ -135,6 +139,47 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let _ = stop.send(true);
     sandbox_task.await??;
     hub_task.await?
+}
+
+/// The demo's people: an admin and an agent, with passwords generated at every start (an
+/// existing demo database gets theirs reset), printed once.
+async fn seed_people(
+    store: &dyn store::Store,
+    now_ms: i64,
+) -> anyhow::Result<Vec<(&'static str, &'static str, String)>> {
+    use hub::ui::auth::{Role, accounts, password};
+    let mut people = Vec::new();
+    for (username, name, role) in [
+        ("admin", "Demo Admin", Role::Admin),
+        ("agent", "Demo Agent", Role::Agent),
+    ] {
+        let secret = password::generate()?;
+        match store.user_named(username).await? {
+            Some(user) => accounts::set_password(store, &user, &secret, now_ms, None).await?,
+            None => {
+                accounts::add_user(store, username, name, role, &secret, now_ms).await?;
+            }
+        }
+        people.push((username, role.as_str(), secret));
+    }
+    Ok(people)
+}
+
+/// Where to sign in. Browsers keep the UI's `Secure` session cookie on plain HTTP only for
+/// `localhost`, so the link names it rather than 127.0.0.1.
+fn sign_in_guide(hub: SocketAddr, people: &[(&str, &str, String)]) -> String {
+    let host = if hub.ip().is_loopback() {
+        format!("localhost:{}", hub.port())
+    } else {
+        hub.to_string()
+    };
+    let mut out = format!("\nThe agent UI: http://{host}/login\n");
+    for (username, role, password) in people {
+        out.push_str(&format!(
+            "  {role:<6} username {username:<6} password {password}\n"
+        ));
+    }
+    out
 }
 
 fn customer(phone: &str, name: &str, country: &str, behaviour: Behaviour) -> NewCustomer {

@@ -3,6 +3,7 @@
 mod costs;
 mod demo;
 mod sandbox_ctl;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -102,6 +103,15 @@ enum Command {
     /// Try guichet without a Meta account: the hub on SQLite, fed by the sandbox in the same
     /// process, with a seeded business and simulated customers who keep writing in.
     Demo(Box<demo::DemoArgs>),
+    /// Manage the people who sign in to the agent UI: add (the first admin too), list, disable,
+    /// enable, reset a password. Works on the database of the configuration.
+    ///
+    ///   guichet user add camille --name "Camille Martin" --role admin
+    ///   guichet user list
+    ///   guichet user disable joao
+    ///   guichet user password joao
+    #[command(subcommand, verbatim_doc_comment)]
+    User(user::UserCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -208,6 +218,7 @@ fn main() -> ExitCode {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(&settings).await,
             Command::Costs(args) => costs::run(&settings, &args).await,
+            Command::User(command) => user::run(&settings, command).await,
             Command::Config(ConfigCommand::Check) => {
                 let summary = format!(
                     "configuration is valid: listening on {}, database {}, {} app(s), {} number(s), {} API token(s)\n",

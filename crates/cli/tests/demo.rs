@@ -126,4 +126,32 @@ async fn the_demo_seeds_a_business_keeps_customers_chatting_and_stops_on_sigterm
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
     assert!(out.contains("guichet demo is running"), "{out}");
     assert!(out.contains(&format!("http://127.0.0.1:{hub_port}")));
+
+    // An admin and an agent, whose printed passwords are theirs.
+    assert!(
+        out.contains(&format!("The agent UI: http://localhost:{hub_port}/login")),
+        "{out}"
+    );
+    let store = store::connect(
+        &format!("sqlite:{}", dir.path().join("demo.db").display()),
+        &store::Options::default(),
+    )
+    .await
+    .unwrap();
+    for (role, username) in [("admin", "admin"), ("agent", "agent")] {
+        let line = out
+            .lines()
+            .find(|l| {
+                l.trim_start().starts_with(role) && l.contains(&format!("username {username} "))
+            })
+            .unwrap_or_else(|| panic!("no {role} credentials in {out}"));
+        let password = line.split_whitespace().last().unwrap();
+        let user = store.user_named(username).await.unwrap().unwrap();
+        assert_eq!(user.role, role);
+        assert!(
+            hub::ui::auth::password::verify(password, Some(&user.password_hash))
+                .await
+                .unwrap()
+        );
+    }
 }

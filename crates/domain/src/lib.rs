@@ -2,6 +2,7 @@
 //! clock of their own — the time is always passed in, and rule time is Meta's time
 //! (cloud-api.md §10.3, ARCHITECTURE.md "Rules that hold everywhere").
 
+pub mod accounts;
 pub mod category;
 pub mod conversation;
 pub mod delivery;

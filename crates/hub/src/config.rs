@@ -48,6 +48,7 @@ struct Raw {
     policy: RawPolicy,
     pricing: RawPricing,
     log: RawLog,
+    ui: RawUi,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -160,6 +161,15 @@ struct RawGraph {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawUi {
+    secure_cookies: bool,
+    max_sessions_per_user: u32,
+    session_idle_minutes: i64,
+    session_max_hours: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawLog {
     format: String,
     level: String,
@@ -182,6 +192,16 @@ pub struct Settings {
     pub keywords: domain::policy::Keywords,
     pub pricing: PricingSettings,
     pub log: LogSettings,
+    pub ui: UiSettings,
+}
+
+/// The agent UI's sessions.
+#[derive(Debug, Clone)]
+pub struct UiSettings {
+    /// `__Host-` cookie with `Secure`; off only for plain HTTP on a trusted network.
+    pub secure_cookies: bool,
+    pub max_sessions_per_user: usize,
+    pub timeouts: domain::accounts::SessionTimeouts,
 }
 
 /// How the sender paces, waits and retries.
@@ -662,6 +682,7 @@ impl Raw {
         let (policy, keywords) = self
             .policy
             .validate(pricing.cards.currency(), &mut problems);
+        let ui = self.ui.validate(&mut problems);
         let format = match self.log.format.as_str() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -708,7 +729,44 @@ impl Raw {
                 format,
                 level: self.log.level,
             },
+            ui,
         })
+    }
+}
+
+impl RawUi {
+    fn validate(&self, problems: &mut Vec<String>) -> UiSettings {
+        if !(1..=1000).contains(&self.max_sessions_per_user) {
+            problems.push(format!(
+                "`ui.max_sessions_per_user` = {}: expected 1 to 1000 (each browser a person signs in from is one session)",
+                self.max_sessions_per_user
+            ));
+        }
+        if !(1..=24 * 60 * 30).contains(&self.session_idle_minutes) {
+            problems.push(format!(
+                "`ui.session_idle_minutes` = {}: expected 1 to 43200 (30 days)",
+                self.session_idle_minutes
+            ));
+        }
+        if !(1..=24 * 365).contains(&self.session_max_hours) {
+            problems.push(format!(
+                "`ui.session_max_hours` = {}: expected 1 to 8760 (a year)",
+                self.session_max_hours
+            ));
+        } else if self.session_idle_minutes > self.session_max_hours * 60 {
+            problems.push(format!(
+                "`ui.session_idle_minutes` = {} is longer than `ui.session_max_hours` = {}: the idle timeout must fit in a session's life",
+                self.session_idle_minutes, self.session_max_hours
+            ));
+        }
+        UiSettings {
+            secure_cookies: self.secure_cookies,
+            max_sessions_per_user: self.max_sessions_per_user.max(1) as usize,
+            timeouts: domain::accounts::SessionTimeouts {
+                idle_ms: self.session_idle_minutes.max(1) * 60_000,
+                absolute_ms: self.session_max_hours.max(1) * 3_600_000,
+            },
+        }
     }
 }
 

@@ -150,6 +150,8 @@ pub async fn run(
     });
     let app = router(state.clone());
     tracing::info!(address = %listener.local_addr()?, "guichet is listening");
+    // The peer's address reaches handlers (sessions and sign-in attempts record it).
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let closing = state.live.clone();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {

@@ -5,6 +5,7 @@
 //! that decide what to write are not here (`domain`): the hub runs them between the reads and
 //! writes of a transaction.
 
+mod accounts;
 mod inbox;
 mod model;
 mod outbound;
@@ -20,9 +21,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use accounts::*;
 pub use inbox::{
     Assignment, Author, CannedReply, ConversationCost, Inbox, InboxCounts, InboxItem, InboxQuery,
-    InboxTx, LabelRow, NoteRow,
+    InboxTx, LabelRow, NoteRow, StatRow,
 };
 pub use model::*;
 pub use outbound::*;
@@ -175,7 +177,7 @@ pub async fn connect(url: &str, options: &Options) -> Result<Arc<dyn Store>> {
 
 /// guichet's storage. Implementations are cheap to share (`Arc<dyn Store>`).
 #[async_trait]
-pub trait Store: Inbox + Send + Sync + fmt::Debug + 'static {
+pub trait Store: Accounts + Inbox + Send + Sync + fmt::Debug + 'static {
     fn backend(&self) -> Backend;
 
     /// How many write transactions can usefully run at once: 1 on SQLite (one writer at a

@@ -198,6 +198,10 @@ fn the_embedded_default_documents_every_key() {
         "token",
         "format",
         "level",
+        "secure_cookies",
+        "max_sessions_per_user",
+        "session_idle_minutes",
+        "session_max_hours",
     ] {
         let line = DEFAULT_CONFIG
             .lines()
@@ -236,5 +240,50 @@ fn budgets_are_amounts_in_the_rate_cards_currency() {
     assert_eq!(
         s.policy.monthly_budgets.get(&domain::Category::Marketing),
         Some(&500_250_000)
+    );
+}
+
+#[test]
+fn ui_sessions_default_to_secure_cookies_ten_sessions_and_a_shift() {
+    let s = Settings::load_from(None, env(QUICK)).expect("valid");
+    assert!(s.ui.secure_cookies);
+    assert_eq!(s.ui.max_sessions_per_user, 10);
+    assert_eq!(s.ui.timeouts.idle_ms, 120 * 60_000);
+    assert_eq!(s.ui.timeouts.absolute_ms, 12 * 3_600_000);
+
+    let mut pairs = QUICK.to_vec();
+    pairs.push(("GUICHET_UI__SECURE_COOKIES", "false"));
+    pairs.push(("GUICHET_UI__MAX_SESSIONS_PER_USER", "3"));
+    pairs.push(("GUICHET_UI__SESSION_IDLE_MINUTES", "15"));
+    pairs.push(("GUICHET_UI__SESSION_MAX_HOURS", "8"));
+    let s = Settings::load_from(None, env(&pairs)).expect("valid");
+    assert!(!s.ui.secure_cookies);
+    assert_eq!(s.ui.max_sessions_per_user, 3);
+    assert_eq!(s.ui.timeouts.idle_ms, 15 * 60_000);
+    assert_eq!(s.ui.timeouts.absolute_ms, 8 * 3_600_000);
+}
+
+#[test]
+fn ui_session_limits_out_of_range_are_named() {
+    let mut pairs = QUICK.to_vec();
+    pairs.push(("GUICHET_UI__MAX_SESSIONS_PER_USER", "0"));
+    pairs.push(("GUICHET_UI__SESSION_IDLE_MINUTES", "0"));
+    pairs.push(("GUICHET_UI__SESSION_MAX_HOURS", "0"));
+    let p = problems(&pairs);
+    for key in [
+        "ui.max_sessions_per_user",
+        "ui.session_idle_minutes",
+        "ui.session_max_hours",
+    ] {
+        assert!(p.iter().any(|m| m.contains(key)), "{key}: {p:?}");
+    }
+
+    let mut pairs = QUICK.to_vec();
+    pairs.push(("GUICHET_UI__SESSION_IDLE_MINUTES", "600"));
+    pairs.push(("GUICHET_UI__SESSION_MAX_HOURS", "8"));
+    let p = problems(&pairs);
+    assert!(
+        p.iter().any(|m| m.contains("must fit in a session's life")),
+        "{p:?}"
     );
 }

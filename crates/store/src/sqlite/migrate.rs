@@ -20,6 +20,11 @@ pub(super) const MAIN: &[Migration] = &[
         include_str!("../../migrations/sqlite/0002_outbound.sql"),
     ),
     (
+        3,
+        "accounts",
+        include_str!("../../migrations/sqlite/0003_accounts.sql"),
+    ),
+    (
         5,
         "inbox",
         include_str!("../../migrations/sqlite/0005_inbox.sql"),

@@ -14,6 +14,7 @@
 //! `synchronous = FULL` makes every commit fsync the WAL: an acknowledged webhook survives a
 //! power loss, not only a crash.
 
+mod accounts;
 mod inbox;
 mod journal;
 mod migrate;
