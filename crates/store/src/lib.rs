@@ -5,6 +5,7 @@
 //! that decide what to write are not here (`domain`): the hub runs them between the reads and
 //! writes of a transaction.
 
+mod media;
 mod model;
 mod outbound;
 mod postgres;
@@ -19,6 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use media::{MediaOutcome, MediaRow, MediaState, MediaStore, MediaTx, NewMedia};
 pub use model::*;
 pub use outbound::*;
 pub use postgres::PgStore;
@@ -170,7 +172,7 @@ pub async fn connect(url: &str, options: &Options) -> Result<Arc<dyn Store>> {
 
 /// guichet's storage. Implementations are cheap to share (`Arc<dyn Store>`).
 #[async_trait]
-pub trait Store: Send + Sync + fmt::Debug + 'static {
+pub trait Store: MediaStore + Send + Sync + fmt::Debug + 'static {
     fn backend(&self) -> Backend;
 
     /// How many write transactions can usefully run at once: 1 on SQLite (one writer at a
@@ -252,7 +254,7 @@ pub trait Store: Send + Sync + fmt::Debug + 'static {
 
 /// A write transaction. Dropped without [`Tx::commit`], it rolls back.
 #[async_trait]
-pub trait Tx: Send {
+pub trait Tx: MediaTx + Send {
     /// Takes up to `limit` pending inbound events, oldest first. On Postgres, rows claimed by
     /// another node's open transaction are skipped; the claim ends with this transaction.
     async fn claim_inbound(&mut self, limit: i64) -> Result<Vec<InboundEvent>>;

@@ -7,6 +7,8 @@
 //! locked with `FOR UPDATE`, so that concurrent ingest workers never lose each other's update.
 //! Round trips cost more here than on SQLite, so a few statements do two things at once.
 
+mod media;
+
 use std::str::FromStr;
 
 use async_trait::async_trait;

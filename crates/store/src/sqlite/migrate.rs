@@ -19,6 +19,11 @@ pub(super) const MAIN: &[Migration] = &[
         "outbound",
         include_str!("../../migrations/sqlite/0002_outbound.sql"),
     ),
+    (
+        4,
+        "media",
+        include_str!("../../migrations/sqlite/0004_media.sql"),
+    ),
 ];
 
 /// The inbound journal.

@@ -15,6 +15,7 @@
 //! power loss, not only a crash.
 
 mod journal;
+mod media;
 mod migrate;
 mod rows;
 
@@ -187,6 +188,12 @@ impl SqliteStore {
             journal_writer,
             journal_readers: pool(journal, 2),
         })
+    }
+
+    /// The database file a `sqlite:` URL names (files that go with it, such as customers'
+    /// media, are kept beside it).
+    pub fn database_path(url: &str) -> Result<String> {
+        path_of(url)
     }
 
     /// The file of the inbound journal that goes with this database URL.
