@@ -196,6 +196,11 @@ macro_rules! claim_media {
 pub(crate) const CLAIM_MEDIA_SQLITE: &str = claim_media!("");
 pub(crate) const CLAIM_MEDIA_POSTGRES: &str = claim_media!(" FOR UPDATE SKIP LOCKED");
 
+/// Whether any row is due: SQLite reads this before taking the writer for a claim, so that an
+/// idle downloader never writes.
+pub(crate) const MEDIA_DUE: &str = "SELECT 1 FROM media WHERE state = 'queued' \
+     AND next_attempt_at_ms <= $1 AND (locked_until_ms IS NULL OR locked_until_ms <= $1) LIMIT 1";
+
 /// Only the holder of the lease writes the outcome.
 pub(crate) const MEDIA_STORED: &str = "UPDATE media SET state = 'stored', storage_key = $3, \
      size_bytes = $4, sniffed_mime = $5, has_markup = $6, last_error = NULL, \

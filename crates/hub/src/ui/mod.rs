@@ -8,6 +8,7 @@
 
 mod assets;
 pub mod auth;
+mod media;
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/", get(|| async { Redirect::to("/inbox") }))
         .route("/assets/{version}/{name}", get(assets::serve))
         .route("/csp-report", post(csp_report))
+        .route("/media/{id}", get(media::show))
         .merge(auth::routes())
         .layer(middleware::from_fn_with_state(state, auth::csrf))
         .layer(middleware::from_fn(security_headers))

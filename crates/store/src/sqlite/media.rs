@@ -59,6 +59,12 @@ impl MediaStore for SqliteStore {
         lease_until_ms: i64,
         limit: i64,
     ) -> Result<Vec<MediaRow>> {
+        let due: Option<i64> = self
+            .read(move |c| super::one_value(c, sql::MEDIA_DUE, [now_ms]))
+            .await?;
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
         let mut rows: Vec<MediaRow> = self
             .write_one(|c| {
                 all(
