@@ -140,18 +140,35 @@ pub async fn answer(state: &AppState, id: i64) -> Result<Response, NotServed> {
     Ok(response)
 }
 
-/// The name a media is offered under: the customer's, made safe, else `<kind>-<id>.<ext>` with
-/// the extension of what the bytes are (or of what they were said to be).
+/// The name a media is offered under: the customer's, made safe, else `<kind>-<id>.<ext>`. The
+/// extension is the declared type's when the bytes agree with it or show nothing known; when
+/// they disagree it is `bin`, so that neither label invites opening the file with the wrong
+/// program (an HTML page called `.jpg`, or `.html`, double-clicked into a browser).
 fn offered_name(row: &MediaRow, shown: Presentation) -> String {
-    let extension = match shown {
-        Presentation::Inline(mime) => extension_of(mime),
-        Presentation::Attachment => row
-            .sniffed_mime
-            .as_deref()
-            .and_then(extension_of)
-            .or_else(|| row.declared_mime.as_deref().and_then(extension_of)),
+    let declared = row.declared_mime.as_deref();
+    let extension = match (shown, row.sniffed_mime.as_deref()) {
+        (Presentation::Inline(mime), _) => extension_of(mime),
+        (Presentation::Attachment, None) => declared.and_then(extension_of),
+        (Presentation::Attachment, Some(sniffed)) => {
+            if declared.is_some_and(|d| same_type(d, sniffed)) {
+                extension_of(sniffed)
+            } else {
+                Some("bin")
+            }
+        }
     };
     download_name(row.filename.as_deref(), &row.kind, row.id, extension)
+}
+
+fn same_type(a: &str, b: &str) -> bool {
+    let essence = |m: &str| {
+        m.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    };
+    essence(a) == essence(b)
 }
 
 /// A message's media as the conversation view shows it.
@@ -208,4 +225,84 @@ pub async fn attachments(store: &dyn Store, message_ids: &[i64]) -> store::Resul
         .iter()
         .map(Attachment::from)
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kind: &str, declared: &str, sniffed: Option<&str>, filename: Option<&str>) -> MediaRow {
+        MediaRow {
+            id: 7,
+            message_id: 3,
+            meta_media_id: "1".into(),
+            phone_number_id: "1".into(),
+            kind: kind.into(),
+            state: "stored".into(),
+            attempts: 1,
+            next_attempt_at_ms: 0,
+            locked_until_ms: None,
+            locked_by: None,
+            declared_mime: Some(declared.into()),
+            declared_sha256: None,
+            sniffed_mime: sniffed.map(str::to_owned),
+            has_markup: false,
+            size_bytes: Some(10),
+            filename: filename.map(str::to_owned),
+            storage_key: None,
+            last_error: None,
+            created_at_ms: 0,
+            updated_at_ms: 0,
+            stored_at_ms: Some(1),
+        }
+    }
+
+    fn name(r: &MediaRow) -> String {
+        let shown = presentation(
+            r.declared_mime.as_deref(),
+            r.sniffed_mime.as_deref(),
+            r.has_markup,
+        );
+        offered_name(r, shown)
+    }
+
+    #[test]
+    fn a_file_is_offered_under_a_name_that_does_not_lie_about_it() {
+        let photo = row("image", "image/jpeg", Some("image/jpeg"), None);
+        assert_eq!(name(&photo), "image-7.jpg");
+        let page = row("image", "image/jpeg", Some("text/html"), None);
+        assert_eq!(name(&page), "image-7.bin", "neither .jpg nor .html");
+        let text = row("document", "text/plain", None, Some("notes.txt"));
+        assert_eq!(name(&text), "notes.txt");
+        let unnamed_text = row("document", "text/plain", None, None);
+        assert_eq!(name(&unnamed_text), "document-7.txt");
+        let voice = row("audio", "audio/ogg; codecs=opus", Some("audio/ogg"), None);
+        assert_eq!(name(&voice), "audio-7.ogg");
+        let tricky = row(
+            "document",
+            "application/pdf",
+            Some("application/pdf"),
+            Some("../../x\u{202E}fdp.exe"),
+        );
+        assert_eq!(name(&tricky), "xfdp.exe");
+    }
+
+    #[test]
+    fn the_conversation_view_learns_what_may_be_shown_in_the_page() {
+        let photo = Attachment::from(&row("image", "image/png", Some("image/png"), None));
+        assert!(photo.inline);
+        let mut polyglot = row("image", "image/jpeg", Some("image/jpeg"), None);
+        polyglot.has_markup = true;
+        assert!(!Attachment::from(&polyglot).inline);
+        let mut queued = row("image", "image/png", None, Some("a/b.png"));
+        queued.state = "queued".into();
+        let queued = Attachment::from(&queued);
+        assert!(!queued.inline);
+        assert_eq!(queued.filename.as_deref(), Some("b.png"));
+        let mut failed = row("document", "application/pdf", None, None);
+        failed.state = "failed".into();
+        failed.last_error = Some("gone".into());
+        assert_eq!(Attachment::from(&failed).error.as_deref(), Some("gone"));
+        assert_eq!(photo.error, None);
+    }
 }
