@@ -282,6 +282,15 @@ async fn an_image_and_a_pdf_are_downloaded_once_kept_and_served_with_their_heade
     }
 }
 
+/// A file a customer sends, and the `Content-Disposition` guichet must serve it with.
+struct Sent<'a> {
+    kind: &'a str,
+    bytes: &'a [u8],
+    declared: &'a str,
+    filename: Option<&'a str>,
+    disposition: &'a str,
+}
+
 #[tokio::test]
 async fn pages_svg_and_polyglots_from_customers_are_never_served_inline() {
     let svg: &[u8] = b"<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"><script>fetch('/api/v1/conversations')</script></svg>";
@@ -293,41 +302,48 @@ async fn pages_svg_and_polyglots_from_customers_are_never_served_inline() {
     for db in TestDb::all().await {
         let m = start(&db, &[]).await;
         let b = m.rig.backend;
-        let cases: [(&str, &[u8], &str, Option<&str>, &str); 4] = [
-            (
-                "document",
-                svg,
-                "image/svg+xml",
-                Some("..\\..\\cat\u{202E}gvs.exe"),
-                "attachment; filename=\"catgvs.exe\"",
-            ),
-            (
-                "image",
-                page,
-                "image/jpeg",
-                None,
-                "attachment; filename=\"image-{id}.bin\"",
-            ),
-            (
-                "image",
-                &polyglot,
-                "image/jpeg",
-                None,
-                "attachment; filename=\"image-{id}.jpg\"",
-            ),
-            (
-                "image",
-                JPEG,
-                "image/jpeg",
-                None,
-                "inline; filename=\"image-{id}.jpg\"",
-            ),
+        let cases = [
+            Sent {
+                kind: "document",
+                bytes: svg,
+                declared: "image/svg+xml",
+                filename: Some("..\\..\\cat\u{202E}gvs.exe"),
+                disposition: "attachment; filename=\"catgvs.exe\"",
+            },
+            Sent {
+                kind: "image",
+                bytes: page,
+                declared: "image/jpeg",
+                filename: None,
+                disposition: "attachment; filename=\"image-{id}.bin\"",
+            },
+            Sent {
+                kind: "image",
+                bytes: &polyglot,
+                declared: "image/jpeg",
+                filename: None,
+                disposition: "attachment; filename=\"image-{id}.jpg\"",
+            },
+            Sent {
+                kind: "image",
+                bytes: JPEG,
+                declared: "image/jpeg",
+                filename: None,
+                disposition: "inline; filename=\"image-{id}.jpg\"",
+            },
         ];
         let sent: Vec<String> = cases
             .iter()
-            .map(|(kind, bytes, mime, name, _)| m.send(kind, Some((bytes, mime, *name))))
+            .map(|c| m.send(c.kind, Some((c.bytes, c.declared, c.filename))))
             .collect();
-        for ((kind, bytes, mime, _, disposition), wamid) in cases.iter().zip(&sent) {
+        for (case, wamid) in cases.iter().zip(&sent) {
+            let Sent {
+                kind,
+                bytes,
+                declared: mime,
+                disposition,
+                ..
+            } = case;
             let what = format!("[{b}] a {kind} labelled {mime}: {disposition}");
             let row = m.stored(wamid).await;
             assert_eq!(m.on_disk(&row), *bytes, "{what}");

@@ -46,11 +46,10 @@ pub struct MediaInfo {
 }
 
 impl MediaInfo {
-    fn from_answer(v: &Value) -> Result<Self, GraphFailure> {
+    /// The description in Meta's answer; what is missing if it is not one.
+    fn from_answer(v: &Value) -> Result<Self, String> {
         let text = |key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
-        let url = text("url").ok_or_else(|| {
-            GraphFailure::Unreadable("no `url` in GET /{media-id}'s answer".into())
-        })?;
+        let url = text("url").ok_or("no `url` in GET /{media-id}'s answer")?;
         let file_size = match v.get("file_size") {
             Some(Value::String(s)) => s.trim().parse().ok(),
             Some(n) => n.as_u64(),
@@ -250,7 +249,7 @@ impl Graph {
         let v = self
             .get(&format!("{}/{media_id}", self.base), token)
             .await?;
-        MediaInfo::from_answer(&v)
+        MediaInfo::from_answer(&v).map_err(GraphFailure::Unreadable)
     }
 
     /// `GET <media URL>` with the bearer token, which the URL needs (cloud-api.md §9.1): the

@@ -100,7 +100,7 @@ impl Downloader {
                         }
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "media downloads: database error, retrying")
+                        tracing::warn!(error = %e, "media downloads: database error, retrying");
                     }
                 }
             }
