@@ -201,7 +201,9 @@ pub struct Settings {
 /// Where customers' media are kept, and how they are downloaded.
 #[derive(Debug, Clone)]
 pub struct MediaSettings {
-    pub dir: std::path::PathBuf,
+    /// `None`: not set, and no SQLite database to keep them beside (Postgres). Only serving
+    /// needs it (see [`Settings::media_dir`]): admin commands run without.
+    pub dir: Option<std::path::PathBuf>,
     pub max_bytes: u64,
     pub concurrency: usize,
     pub download_timeout: Duration,
@@ -742,31 +744,19 @@ impl Raw {
 
 impl RawMedia {
     /// The folder defaults to `media` beside the SQLite database; Postgres has no such place,
-    /// and its nodes must share one: there it must be named.
+    /// and its nodes must share one: there it must be named (checked when serving starts).
     fn validate(&self, database_url: &str, problems: &mut Vec<String>) -> MediaSettings {
         let dir = if self.dir.trim().is_empty() {
-            match store::SqliteStore::database_path(database_url) {
-                Ok(db) => Path::new(&db)
-                    .parent()
-                    .unwrap_or_else(|| Path::new(""))
-                    .join("media"),
-                Err(_) => {
-                    if matches!(
-                        store::Backend::of_url(database_url),
-                        Ok(store::Backend::Postgres)
-                    ) {
-                        problems.push(
-                            "`media.dir` is empty and the database is Postgres: set it \
-                             (GUICHET_MEDIA__DIR) to the folder where customers' media are kept; \
-                             with several guichet nodes, a folder every node shares"
-                                .into(),
-                        );
-                    }
-                    std::path::PathBuf::from("media")
-                }
-            }
+            store::SqliteStore::database_path(database_url)
+                .ok()
+                .map(|db| {
+                    Path::new(&db)
+                        .parent()
+                        .unwrap_or_else(|| Path::new(""))
+                        .join("media")
+                })
         } else {
-            std::path::PathBuf::from(&self.dir)
+            Some(std::path::PathBuf::from(&self.dir))
         };
         const META_LARGEST: u64 = 100 * 1024 * 1024;
         if !(1024..=META_LARGEST).contains(&self.max_bytes) {
@@ -979,6 +969,18 @@ impl Settings {
             .iter()
             .find(|n| n.phone_number_id == phone_number_id)
             .map_or(self.portfolio.as_str(), |n| n.portfolio.as_str())
+    }
+
+    /// The media folder, which serving needs: set, or beside the SQLite database.
+    pub fn media_dir(&self) -> Result<&Path, ConfigError> {
+        self.media.dir.as_deref().ok_or_else(|| {
+            ConfigError::one(
+                "`media.dir` is empty and the database is not SQLite: set it (GUICHET_MEDIA__DIR) \
+                 to the folder where customers' media are kept; with several guichet nodes on \
+                 Postgres, a folder every node shares (NFS, a mounted volume)"
+                    .into(),
+            )
+        })
     }
 
     /// Whether any webhook verify token is configured.

@@ -83,6 +83,7 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    settings.media_dir()?;
     let settings = Arc::new(settings);
     let metrics = Arc::new(Metrics::new());
     let wake = Arc::new(Notify::new());

@@ -73,9 +73,13 @@ impl Downloader {
     }
 
     async fn run(self, mut stop: watch::Receiver<bool>) {
-        let dir = MediaDir::new(&self.settings.media.dir);
+        let Ok(root) = self.settings.media_dir() else {
+            tracing::error!("no media folder (`media.dir`): customers' media are not downloaded");
+            return;
+        };
+        let dir = MediaDir::new(root);
         if let Err(e) = dir.prepare().await {
-            tracing::error!(dir = %self.settings.media.dir.display(), error = %e,
+            tracing::error!(dir = %root.display(), error = %e,
                 "the media folder cannot be prepared: downloads will fail until it is writable (`media.dir`)");
         }
         let this = Arc::new(self);

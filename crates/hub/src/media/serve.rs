@@ -85,7 +85,12 @@ pub async fn answer(state: &AppState, id: i64) -> Result<Response, NotServed> {
             )));
         }
     }
-    let dir = MediaDir::new(&state.settings.media.dir);
+    let dir = MediaDir::new(
+        state
+            .settings
+            .media_dir()
+            .map_err(|e| NotServed::Internal(e.to_string()))?,
+    );
     let path = row
         .storage_key
         .as_deref()
