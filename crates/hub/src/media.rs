@@ -5,10 +5,10 @@
 //!
 //! - Ingest queues a media in the transaction that records its message, and wakes the
 //!   [`Downloader`], which claims it, downloads it and stores it under guichet's own name
-//!   ([`download`], [`files`]).
+//!   (`download`, `files`).
 //! - [`answer`] hands a stored media to the API (`GET /api/v1/media/{id}/content`) and to the
 //!   agent UI (`GET /media/{id}`) with headers that keep customer-supplied bytes from ever running
-//!   in guichet's origin ([`kind`] decides what may be inline, [`filename`] what it is called).
+//!   in guichet's origin (`kind` decides what may be inline, `filename` what it is called).
 //! - [`attachments`] is the conversation view's read of a page of messages' media.
 
 mod download;
