@@ -111,3 +111,58 @@ async fn customers_and_echoed_media_are_queued_with_their_message() {
     })
     .await;
 }
+
+/// A node that stops mid-download lets go of it at once, without counting the attempt: the
+/// next node (or the same one restarted) need not wait for the lease to run out.
+#[tokio::test]
+async fn a_stopping_node_releases_the_downloads_it_holds() {
+    each_backend(|db| async move {
+        // A Graph API that accepts connections and never answers.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let graph = format!("http://{}/v25.0", silent.local_addr().expect("addr"));
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((socket, _)) = silent.accept().await {
+                open.push(socket);
+            }
+        });
+        let clock = Arc::new(ManualClock::at_ms(NOW_MS));
+        let app = TestApp::spawn_with(&db, &[("GUICHET_GRAPH_URL", graph.as_str())], clock).await;
+        let b = db.backend;
+        let photo = json!({
+            "from": "16505551234", "id": "wamid.HELD", "timestamp": "1795219100", "type": "image",
+            "image": { "mime_type": "image/jpeg", "sha256": "abc=", "id": "1003383421387256" }
+        });
+        app.deliver(&messages("16505551234", "Ana", vec![photo]))
+            .await;
+        app.drained().await;
+        let mut claimed = None;
+        for _ in 0..400 {
+            let rows = media_of(&app.store, "wamid.HELD").await;
+            if rows.first().is_some_and(|r| r.locked_by.is_some()) {
+                claimed = rows.into_iter().next();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        let claimed = claimed.expect("the download was claimed");
+        assert_eq!(claimed.attempts, 1, "[{b:?}]");
+        let store = app.store.clone();
+        app.stop().await;
+        let released = store.media(claimed.id).await.expect("read").expect("row");
+        assert_eq!(
+            (
+                released.state(),
+                released.attempts,
+                released.locked_by,
+                released.locked_until_ms
+            ),
+            (Some(MediaState::Queued), 0, None, None),
+            "[{b:?}]"
+        );
+        held.abort();
+    })
+    .await;
+}

@@ -58,11 +58,12 @@ impl MediaDir {
         let dir = self.root.join(PARTIAL);
         fs::create_dir_all(&dir).await?;
         let path = dir.join(format!("{:016x}", rand::random::<u64>()));
-        let file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .await?;
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        // Customers' files: readable by guichet's own user only.
+        #[cfg(unix)]
+        options.mode(0o600);
+        let file = options.open(&path).await?;
         Ok((path, file))
     }
 
@@ -131,6 +132,16 @@ mod tests {
         dir.keep(&path, key).await.expect("keep");
         let stored = dir.path_of(key).expect("a key");
         assert_eq!(fs::read(&stored).await.expect("read"), b"abc");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = fs::metadata(&stored)
+                .await
+                .expect("metadata")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "customers' files are guichet's alone");
+        }
         assert!(!path.exists(), "the partial file was moved");
     }
 }
