@@ -29,6 +29,10 @@ pub struct DemoArgs {
     /// The hub's database.
     #[arg(long, default_value = "sqlite:guichet-demo.db")]
     database_url: String,
+    /// Where customers' media are kept (default: a `media` folder beside a SQLite database;
+    /// needed with Postgres).
+    #[arg(long)]
+    media_dir: Option<std::path::PathBuf>,
     /// Seconds between two messages of the simulated customers (0: they only write at start).
     #[arg(long, default_value_t = 20)]
     chatter_secs: u64,
@@ -94,7 +98,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ("GUICHET_GRAPH_URL", format!("{sandbox_url}/v25.0")),
         ("GUICHET_API_TOKEN", API_TOKEN.into()),
     ]
-    .map(|(k, v)| (k.to_owned(), v));
+    .map(|(k, v)| (k.to_owned(), v))
+    .into_iter()
+    .chain(
+        args.media_dir
+            .as_ref()
+            .map(|d| ("GUICHET_MEDIA__DIR".to_owned(), d.display().to_string())),
+    )
+    .collect::<Vec<_>>();
     // Other GUICHET_* settings (sessions, policy, pricing…) apply to the demo as to `serve`;
     // the demo's own number, secrets and addresses win.
     let own: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();

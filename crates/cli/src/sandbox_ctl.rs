@@ -168,6 +168,7 @@ pub struct Faults {
     #[arg(long, conflicts_with_all = [
         "graph_error_rate", "graph_error_code", "graph_latency_ms", "drop_after_accept_rate",
         "webhook_duplicate_rate", "webhook_reorder", "webhook_batch_max", "webhook_delay_ms",
+        "media_info_error_rate", "media_download_error_rate",
     ])]
     show: bool,
     /// Share of Graph API sends answered with an error (0 to 1).
@@ -190,6 +191,12 @@ pub struct Faults {
     webhook_batch_max: Option<usize>,
     #[arg(long, value_name = "MS")]
     webhook_delay_ms: Option<u64>,
+    /// Share of `GET /{media-id}` answered with an error (131000).
+    #[arg(long, value_name = "RATE")]
+    media_info_error_rate: Option<f64>,
+    /// Share of media downloads answered with HTTP 500.
+    #[arg(long, value_name = "RATE")]
+    media_download_error_rate: Option<f64>,
 }
 
 /// Runs one command; the sandbox's answer, pretty-printed.
@@ -341,6 +348,14 @@ fn request(command: Control) -> anyhow::Result<Request> {
                 ),
                 ("webhook_batch_max", f.webhook_batch_max.map(|v| json!(v))),
                 ("webhook_delay_ms", f.webhook_delay_ms.map(|v| json!(v))),
+                (
+                    "media_info_error_rate",
+                    f.media_info_error_rate.map(|v| json!(v)),
+                ),
+                (
+                    "media_download_error_rate",
+                    f.media_download_error_rate.map(|v| json!(v)),
+                ),
             ] {
                 if let Some(v) = value {
                     body[key] = v;

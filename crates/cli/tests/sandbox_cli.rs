@@ -123,9 +123,18 @@ async fn the_cli_drives_customers_time_and_faults() {
     assert!(after - before >= 25 * 3_600_000);
 
     let f = s
-        .ok(&["faults", "--graph-error-rate", "0.5", "--webhook-reorder"])
+        .ok(&[
+            "faults",
+            "--graph-error-rate",
+            "0.5",
+            "--webhook-reorder",
+            "--media-download-error-rate",
+            "1",
+        ])
         .await;
     assert_eq!(f["graph_error_rate"], 0.5);
+    assert_eq!(f["media_download_error_rate"], 1.0);
+    assert_eq!(f["media_info_error_rate"], 0.0);
     assert_eq!(s.get("/_sandbox/faults").await["webhook_reorder"], true);
     assert_eq!(s.ok(&["faults", "--show"]).await, f);
     assert_eq!(s.ok(&["transcript", "33612345678"]).await, json!([]));

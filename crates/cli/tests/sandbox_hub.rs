@@ -25,7 +25,7 @@ async fn the_hub_ingests_what_the_sandbox_sends() {
 
 async fn run(db: &TestDb) {
     let backend = db.backend.as_str();
-    let env = [
+    let mut env = [
         ("GUICHET_DATABASE_URL", db.url.as_str()),
         ("GUICHET_APP_SECRET", SECRET),
         ("GUICHET_VERIFY_TOKEN", VERIFY),
@@ -35,7 +35,12 @@ async fn run(db: &TestDb) {
         ("GUICHET_API_TOKEN", API),
         ("GUICHET_INGEST__POLL_INTERVAL_MS", "50"),
     ]
-    .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .to_vec();
+    if db.backend == store::Backend::Postgres {
+        let dir = std::env::temp_dir().join("guichet-test-media");
+        env.push(("GUICHET_MEDIA__DIR".into(), dir.display().to_string()));
+    }
     let settings = hub::Settings::load_from(None, env).expect("settings");
     let store = db.open().await;
     store.migrate().await.expect("migrate");

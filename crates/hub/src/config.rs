@@ -47,6 +47,7 @@ struct Raw {
     outbound: RawOutbound,
     policy: RawPolicy,
     pricing: RawPricing,
+    media: RawMedia,
     log: RawLog,
     ui: RawUi,
 }
@@ -170,6 +171,18 @@ struct RawUi {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawMedia {
+    dir: String,
+    max_bytes: u64,
+    concurrency: usize,
+    download_timeout_ms: u64,
+    max_attempts: u32,
+    backoff_base_ms: u64,
+    poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawLog {
     format: String,
     level: String,
@@ -191,6 +204,7 @@ pub struct Settings {
     pub policy: domain::policy::Policy,
     pub keywords: domain::policy::Keywords,
     pub pricing: PricingSettings,
+    pub media: MediaSettings,
     pub log: LogSettings,
     pub ui: UiSettings,
 }
@@ -202,6 +216,20 @@ pub struct UiSettings {
     pub secure_cookies: bool,
     pub max_sessions_per_user: usize,
     pub timeouts: domain::accounts::SessionTimeouts,
+}
+
+/// Where customers' media are kept, and how they are downloaded.
+#[derive(Debug, Clone)]
+pub struct MediaSettings {
+    /// `None`: not set, and no SQLite database to keep them beside (Postgres). Only serving
+    /// needs it (see [`Settings::media_dir`]): admin commands run without.
+    pub dir: Option<std::path::PathBuf>,
+    pub max_bytes: u64,
+    pub concurrency: usize,
+    pub download_timeout: Duration,
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub poll_interval: Duration,
 }
 
 /// How the sender paces, waits and retries.
@@ -679,6 +707,7 @@ impl Raw {
         }
         let outbound = self.outbound.validate(&mut problems);
         let pricing = self.pricing.validate(&mut problems);
+        let media = self.media.validate(&self.database.url, &mut problems);
         let (policy, keywords) = self
             .policy
             .validate(pricing.cards.currency(), &mut problems);
@@ -725,6 +754,7 @@ impl Raw {
             policy,
             keywords,
             pricing,
+            media,
             log: LogSettings {
                 format,
                 level: self.log.level,
@@ -766,6 +796,59 @@ impl RawUi {
                 idle_ms: self.session_idle_minutes.max(1) * 60_000,
                 absolute_ms: self.session_max_hours.max(1) * 3_600_000,
             },
+        }
+    }
+}
+
+impl RawMedia {
+    /// The folder defaults to `media` beside the SQLite database; Postgres has no such place,
+    /// and its nodes must share one: there it must be named (checked when serving starts).
+    fn validate(&self, database_url: &str, problems: &mut Vec<String>) -> MediaSettings {
+        let dir = if self.dir.trim().is_empty() {
+            store::SqliteStore::database_path(database_url)
+                .ok()
+                .map(|db| {
+                    Path::new(&db)
+                        .parent()
+                        .unwrap_or_else(|| Path::new(""))
+                        .join("media")
+                })
+        } else {
+            Some(std::path::PathBuf::from(&self.dir))
+        };
+        const META_LARGEST: u64 = 100 * 1024 * 1024;
+        if !(1024..=META_LARGEST).contains(&self.max_bytes) {
+            problems.push(format!(
+                "`media.max_bytes` = {} is out of range: expected 1024 to {META_LARGEST} (Meta's largest media, a 100 MB document)",
+                self.max_bytes
+            ));
+        }
+        if !(1..=64).contains(&self.concurrency) {
+            problems.push(format!(
+                "`media.concurrency` = {} is out of range: expected 1 to 64 downloads at once",
+                self.concurrency
+            ));
+        }
+        if self.download_timeout_ms < 1000 {
+            problems.push(format!(
+                "`media.download_timeout_ms` = {} is too short: give at least 1000 (a 100 MB file needs minutes)",
+                self.download_timeout_ms
+            ));
+        }
+        if self.max_attempts == 0 || self.backoff_base_ms == 0 || self.poll_interval_ms == 0 {
+            problems.push(
+                "`media.max_attempts`, `media.backoff_base_ms` and `media.poll_interval_ms` must be positive"
+                    .into(),
+            );
+        }
+        MediaSettings {
+            dir,
+            max_bytes: self.max_bytes,
+            concurrency: self.concurrency,
+            download_timeout: Duration::from_millis(self.download_timeout_ms),
+            max_attempts: self.max_attempts,
+            backoff_base: Duration::from_millis(self.backoff_base_ms),
+            poll_interval: Duration::from_millis(self.poll_interval_ms),
         }
     }
 }
@@ -944,6 +1027,18 @@ impl Settings {
             .iter()
             .find(|n| n.phone_number_id == phone_number_id)
             .map_or(self.portfolio.as_str(), |n| n.portfolio.as_str())
+    }
+
+    /// The media folder, which serving needs: set, or beside the SQLite database.
+    pub fn media_dir(&self) -> Result<&Path, ConfigError> {
+        self.media.dir.as_deref().ok_or_else(|| {
+            ConfigError::one(
+                "`media.dir` is empty and the database is not SQLite: set it (GUICHET_MEDIA__DIR) \
+                 to the folder where customers' media are kept; with several guichet nodes on \
+                 Postgres, a folder every node shares (NFS, a mounted volume)"
+                    .into(),
+            )
+        })
     }
 
     /// Whether any webhook verify token is configured.

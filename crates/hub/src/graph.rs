@@ -33,6 +33,47 @@ pub enum GraphFailure {
     Unreadable(String),
 }
 
+/// Meta's description of a media (`GET /{media-id}`, cloud-api.md §9.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaInfo {
+    /// Where to download it, with the bearer token, within five minutes.
+    pub url: String,
+    pub mime_type: Option<String>,
+    /// Base64.
+    pub sha256: Option<String>,
+    /// Meta documents it as a string; a number is read too.
+    pub file_size: Option<u64>,
+}
+
+impl MediaInfo {
+    /// The description in Meta's answer; what is missing if it is not one.
+    fn from_answer(v: &Value) -> Result<Self, String> {
+        let text = |key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+        let url = text("url").ok_or("no `url` in GET /{media-id}'s answer")?;
+        let file_size = match v.get("file_size") {
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            Some(n) => n.as_u64(),
+            None => None,
+        };
+        Ok(Self {
+            url,
+            mime_type: text("mime_type"),
+            sha256: text("sha256"),
+            file_size,
+        })
+    }
+}
+
+/// A media download that did not give the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DownloadFailure {
+    /// Answered with an error status (404 when the URL expired, 401 for a bad token, 5xx).
+    #[error("the media URL answered {status}: {detail}")]
+    Refused { status: u16, detail: String },
+    #[error("the media URL could not be reached: {0}")]
+    Unreachable(String),
+}
+
 /// A Graph API client on one base URL (`https://graph.facebook.com/v25.0`, or a sandbox).
 #[derive(Debug, Clone)]
 pub struct Graph {
@@ -195,6 +236,64 @@ impl Graph {
             .ok_or_else(|| GraphFailure::Unreadable("no `id` in the upload's answer".into()))
     }
 
+    /// `GET /{media-id}`: Meta's description of a media, with a download URL that works for five
+    /// minutes (cloud-api.md §9.1). Ask again for every download: a URL kept for a retry may
+    /// have expired.
+    pub async fn media_info(&self, media_id: &str, token: &str) -> Result<MediaInfo, GraphFailure> {
+        // The id goes into the path: only an id's characters may.
+        if media_id.is_empty() || !media_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(GraphFailure::Unreadable(format!(
+                "{media_id:?} is not a media id"
+            )));
+        }
+        let v = self
+            .get(&format!("{}/{media_id}", self.base), token)
+            .await?;
+        MediaInfo::from_answer(&v).map_err(GraphFailure::Unreadable)
+    }
+
+    /// `GET <media URL>` with the bearer token, which the URL needs (cloud-api.md §9.1): the
+    /// response, its body still to be read, if Meta answered 2xx.
+    pub async fn download(
+        &self,
+        url: &str,
+        token: &str,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, DownloadFailure> {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(DownloadFailure::Refused {
+                status: 0,
+                detail: "the media URL Meta gave is not an http(s) URL".into(),
+            });
+        }
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(token)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| DownloadFailure::Unreachable(describe(&e)))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response);
+        }
+        let body = response.bytes().await.unwrap_or_default();
+        let detail = serde_json::from_slice::<GraphErrorResponse>(&body)
+            .ok()
+            .map(|e| {
+                e.error
+                    .error_data
+                    .and_then(|d| d.details)
+                    .unwrap_or(e.error.message)
+            })
+            .unwrap_or_else(|| format!("HTTP {status}"));
+        Err(DownloadFailure::Refused {
+            status: status.as_u16(),
+            detail,
+        })
+    }
+
     async fn get(&self, url: &str, token: &str) -> Result<Value, GraphFailure> {
         answer(self.http.get(url).bearer_auth(token).send().await).await
     }
@@ -228,4 +327,26 @@ fn describe(e: &reqwest::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_media_description_reads_as_meta_documents_it() {
+        let v = serde_json::json!({
+            "messaging_product": "whatsapp", "url": "https://lookaside.fbsbx.com/x?mid=1",
+            "mime_type": "image/jpeg", "sha256": "abc=", "file_size": "303833", "id": "1"
+        });
+        let info = MediaInfo::from_answer(&v).expect("readable");
+        assert_eq!(info.file_size, Some(303_833));
+        assert_eq!(info.mime_type.as_deref(), Some("image/jpeg"));
+        let number = serde_json::json!({ "url": "https://x", "file_size": 12 });
+        assert_eq!(
+            MediaInfo::from_answer(&number).expect("readable").file_size,
+            Some(12)
+        );
+        assert!(MediaInfo::from_answer(&serde_json::json!({ "id": "1" })).is_err());
+    }
 }

@@ -1,4 +1,5 @@
-//! The running guichet service: the webhook endpoint, ingest, the REST API, health and metrics.
+//! The running guichet service: the webhook endpoint, ingest, the REST API, the agent UI, the
+//! sender, the media downloader, health and metrics.
 //!
 //! [`run`] builds everything from a listener, settings, a store and a clock, and serves until
 //! the shutdown future resolves; then it stops accepting, finishes the requests in flight,
@@ -13,6 +14,7 @@ pub mod graph;
 mod health;
 pub mod ingest;
 pub mod live;
+pub mod media;
 pub mod metrics;
 pub mod outbound;
 pub mod replays;
@@ -84,18 +86,21 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    settings.media_dir()?;
     let settings = Arc::new(settings);
     let metrics = Arc::new(Metrics::new());
     let wake = Arc::new(Notify::new());
     let (appender, append_tasks) =
         Appender::start(&store, &metrics, &wake, settings.webhook.max_batch).await;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let media_wake = Arc::new(Notify::new());
     let worker = ingest::Worker {
         store: store.clone(),
         settings: settings.clone(),
         metrics: metrics.clone(),
         clock: clock.clone(),
         wake,
+        media_wake: media_wake.clone(),
     };
     // On Postgres several workers ingest at once (their claims skip each other's rows).
     // SQLite: one worker, on a thread of its own (its statements run inline). Postgres: several
@@ -127,6 +132,16 @@ pub async fn run(
         node: node_name(),
     };
     let senders = sender.start(&wakers, &stop_rx);
+    let downloads = media::Downloader {
+        store: store.clone(),
+        settings: settings.clone(),
+        clock: clock.clone(),
+        graph: graph.clone(),
+        metrics: metrics.clone(),
+        node: node_name(),
+        wake: media_wake,
+    }
+    .start(stop_rx.clone());
     let syncer = tokio::spawn(sync_templates(
         store.clone(),
         graph.clone(),
@@ -170,6 +185,7 @@ pub async fn run(
     for task in senders {
         let _ = task.await;
     }
+    let _ = downloads.await;
     syncer.abort();
     live_task.abort();
     for handle in ingest {

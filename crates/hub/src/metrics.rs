@@ -51,6 +51,8 @@ pub struct Metrics {
     pub sends: Family<Outcome, Counter>,
     /// Content-Security-Policy violations reported by agents' browsers.
     pub csp_reports: Counter,
+    /// Media download attempts by outcome: stored, retry, failed.
+    pub media_downloads: Family<Outcome, Counter>,
 }
 
 impl Metrics {
@@ -124,8 +126,15 @@ impl Metrics {
             "Content-Security-Policy violations reported by agents' browsers",
             csp_reports.clone(),
         );
+        let media_downloads = Family::<Outcome, Counter>::default();
+        registry.register(
+            "media_downloads",
+            "Customers' media download attempts by outcome (stored, retry, failed)",
+            media_downloads.clone(),
+        );
         Self {
             csp_reports,
+            media_downloads,
             registry,
             webhooks,
             webhook_seconds,
@@ -143,6 +152,12 @@ impl Metrics {
 
     pub fn send(&self, outcome: &'static str) {
         self.sends.get_or_create(&Outcome { outcome }).inc();
+    }
+
+    pub fn media_download(&self, outcome: &'static str) {
+        self.media_downloads
+            .get_or_create(&Outcome { outcome })
+            .inc();
     }
 
     pub fn webhook(&self, outcome: &'static str) {

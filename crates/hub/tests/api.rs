@@ -382,12 +382,14 @@ portfolio = "clinic-co"
 "#,
         )
         .expect("write");
-        let env = [
+        let mut env = [
             ("GUICHET_DATABASE_URL", db.url.as_str()),
             ("GUICHET_API_TOKEN", API_TOKEN),
             ("GUICHET_INGEST__POLL_INTERVAL_MS", "50"),
         ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .to_vec();
+        env.extend(shared_media_dir(&db.url).map(|d| ("GUICHET_MEDIA__DIR".to_owned(), d)));
         let settings = Settings::load_from(Some(&path), env).expect("valid");
         let app = TestApp::spawn_settings(&db.url, settings, Arc::new(ManualClock::at_ms(NOW_MS))).await;
         let for_number = |number: &str, wamid: &str| {

@@ -25,6 +25,12 @@ pub struct Faults {
     pub webhook_batch_max: Option<usize>,
     /// Every update is held this long (emulated) before delivery.
     pub webhook_delay_ms: u64,
+    /// `GET /{media-id}` answered with an error (131000, HTTP 500) instead of the media's
+    /// description.
+    pub media_info_error_rate: f64,
+    /// Media download URLs answered with HTTP 500 instead of the file (the CDN behind them
+    /// fails on its own).
+    pub media_download_error_rate: f64,
 }
 
 impl Default for Faults {
@@ -38,6 +44,8 @@ impl Default for Faults {
             webhook_reorder: false,
             webhook_batch_max: None,
             webhook_delay_ms: 0,
+            media_info_error_rate: 0.0,
+            media_download_error_rate: 0.0,
         }
     }
 }
@@ -49,6 +57,8 @@ impl Faults {
             ("graph_error_rate", self.graph_error_rate),
             ("drop_after_accept_rate", self.drop_after_accept_rate),
             ("webhook_duplicate_rate", self.webhook_duplicate_rate),
+            ("media_info_error_rate", self.media_info_error_rate),
+            ("media_download_error_rate", self.media_download_error_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("`{name}` must be between 0 and 1, not {rate}"));
@@ -87,6 +97,16 @@ mod tests {
             ..Faults::default()
         };
         assert!(bad_rate.check().unwrap_err().contains("graph_error_rate"));
+        let bad_media = Faults {
+            media_download_error_rate: -0.1,
+            ..Faults::default()
+        };
+        assert!(
+            bad_media
+                .check()
+                .unwrap_err()
+                .contains("media_download_error_rate")
+        );
         let bad_code = Faults {
             graph_error_code: 99_999_999,
             ..Faults::default()

@@ -414,7 +414,7 @@ fn describe(
 ) -> Result<Json<Value>, GraphError> {
     check_version(version)?;
     check_token(sandbox, headers)?;
-    if let Some(media) = describe_media(sandbox, id, headers) {
+    if let Some(media) = describe_media(sandbox, id, headers)? {
         return Ok(media);
     }
     let number = sandbox
@@ -673,24 +673,37 @@ async fn upload_media(
     Ok(Json(json!({ "id": id })))
 }
 
-/// `GET /{media-id}`: Meta's description of the file, with a download URL valid five minutes.
-fn describe_media(sandbox: &Sandbox, id: &str, headers: &HeaderMap) -> Option<Json<Value>> {
+/// `GET /{media-id}`: Meta's description of the file, with a download URL valid five minutes;
+/// `None` if `id` is no media.
+fn describe_media(
+    sandbox: &Sandbox,
+    id: &str,
+    headers: &HeaderMap,
+) -> Result<Option<Json<Value>>, GraphError> {
     let now = sandbox.clock.now_ms();
-    let world = sandbox.world();
-    let store = world.media();
-    let item = store.get(id, now)?;
+    let mut world = sandbox.world();
+    let Some(item) = world.media().get(id, now).cloned() else {
+        return Ok(None);
+    };
+    if faults::happens(sandbox.faults().media_info_error_rate) {
+        return Err(GraphError::coded(
+            131_000,
+            "injected by the sandbox (faults: media_info_error_rate)",
+        ));
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
-    Some(Json(json!({
+    let query = world.media_mut().hand_out_url(id, now);
+    Ok(Some(Json(json!({
         "messaging_product": "whatsapp",
-        "url": format!("http://{host}{}?{}", media::DOWNLOAD_PATH, store.url_query(id, now)),
+        "url": format!("http://{host}{}?{query}", media::DOWNLOAD_PATH),
         "mime_type": item.mime_type,
         "sha256": item.sha256,
         "file_size": item.bytes.len().to_string(),
         "id": item.id,
-    })))
+    }))))
 }
 
 /// `DELETE /{media-id}`, with or without a version.
@@ -737,6 +750,13 @@ pub async fn download(
         GraphError::invalid("not a media URL: get one from GET /{media-id}")
             .status(StatusCode::NOT_FOUND)
     })?;
+    if faults::happens(sandbox.faults().media_download_error_rate) {
+        return Ok((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "injected by the sandbox (faults: media_download_error_rate)",
+        )
+            .into_response());
+    }
     let now = sandbox.clock.now_ms();
     let world = sandbox.world();
     let item = world

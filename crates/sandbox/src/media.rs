@@ -95,6 +95,8 @@ pub struct MediaStore {
     items: HashMap<String, Item>,
     /// Signs download URLs, so that their expiry cannot be edited.
     key: [u8; 32],
+    /// Download URLs handed out, by media id.
+    urls_given: HashMap<String, u32>,
 }
 
 impl Default for MediaStore {
@@ -102,6 +104,7 @@ impl Default for MediaStore {
         Self {
             items: HashMap::new(),
             key: rand::random(),
+            urls_given: HashMap::new(),
         }
     }
 }
@@ -195,6 +198,18 @@ impl MediaStore {
         id
     }
 
+    /// A download URL for `id`, counted: how many a receiver asked for shows whether it asked
+    /// again after one expired.
+    pub fn hand_out_url(&mut self, id: &str, now_ms: i64) -> String {
+        *self.urls_given.entry(id.to_owned()).or_default() += 1;
+        self.url_query(id, now_ms)
+    }
+
+    /// How many download URLs were handed out for `id`.
+    pub fn urls_given(&self, id: &str) -> u32 {
+        self.urls_given.get(id).copied().unwrap_or(0)
+    }
+
     /// A file still there.
     pub fn get(&self, id: &str, now_ms: i64) -> Option<&Item> {
         self.items.get(id).filter(|i| i.expires_ms > now_ms)
@@ -242,6 +257,25 @@ impl MediaStore {
         }
         self.get(id, now_ms).ok_or(Unavailable::Gone)
     }
+}
+
+/// A file a simulated customer sends: base64, at most Meta's largest inbound media (100 MB;
+/// beyond it Meta drops the file with error 131052).
+pub fn customer_file(base64_data: &str) -> Result<bytes::Bytes, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(base64_data.trim())
+        .map_err(|e| format!("`media.data_base64` is not base64: {e}"))?;
+    if bytes.is_empty() {
+        return Err("`media.data_base64` holds an empty file".to_owned());
+    }
+    if bytes.len() as u64 > 100 * MB {
+        return Err(format!(
+            "the file is {} bytes; Meta relays customers' files of at most {} bytes",
+            bytes.len(),
+            100 * MB
+        ));
+    }
+    Ok(bytes.into())
 }
 
 /// A small file of each kind, for the media simulated customers send.
@@ -346,6 +380,24 @@ mod tests {
             Unavailable::Gone
         );
         assert!(!store.delete(&id, 2_000));
+    }
+
+    #[test]
+    fn every_url_handed_out_is_counted() {
+        let mut store = MediaStore::default();
+        let id = upload_abc(&mut store);
+        assert_eq!(store.urls_given(&id), 0);
+        let first = store.hand_out_url(&id, 0);
+        let second = store.hand_out_url(&id, 1_000);
+        assert_ne!(first, second, "a later URL expires later");
+        assert_eq!(store.urls_given(&id), 2);
+    }
+
+    #[test]
+    fn customers_files_are_base64_up_to_metas_limit() {
+        assert_eq!(&customer_file("YWJj").unwrap()[..], b"abc");
+        assert!(customer_file("").unwrap_err().contains("empty"));
+        assert!(customer_file("***").unwrap_err().contains("not base64"));
     }
 
     #[test]

@@ -180,6 +180,14 @@ pub struct InboundMedia {
     #[serde(rename = "type")]
     pub kind: String,
     pub caption: Option<String>,
+    /// The file itself, base64, instead of the kind's sample file. Meta relays what the
+    /// customer's app sends and labels it with the type that app declares, which need not be
+    /// what the bytes are: a receiver must not trust it.
+    pub data_base64: Option<String>,
+    /// The declared type of `data_base64` (required with it).
+    pub mime_type: Option<String>,
+    /// The customer's filename (documents), as their app gives it.
+    pub filename: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -572,13 +580,32 @@ impl World {
         if media.caption.is_some() && matches!(kind, "audio" | "sticker") {
             return Err(WorldError::Invalid(format!("a {kind} has no caption")));
         }
-        let id = self.media.inbound(
-            phone_number_id,
-            mime_type,
-            bytes::Bytes::from_static(bytes),
-            filename.map(str::to_owned),
-            now_ms,
-        );
+        let (mime_type, bytes, filename) = match &media.data_base64 {
+            Some(data) => {
+                let bytes = crate::media::customer_file(data).map_err(WorldError::Invalid)?;
+                let mime_type = media.mime_type.clone().ok_or_else(|| {
+                    WorldError::Invalid(
+                        "`media.mime_type` is required with `media.data_base64`: the type the \
+                         customer's app declares"
+                            .to_owned(),
+                    )
+                })?;
+                (mime_type, bytes, media.filename.clone())
+            }
+            None if media.mime_type.is_some() || media.filename.is_some() => {
+                return Err(WorldError::Invalid(
+                    "`media.mime_type` and `media.filename` go with `media.data_base64`".to_owned(),
+                ));
+            }
+            None => (
+                mime_type.to_owned(),
+                bytes::Bytes::from_static(bytes),
+                filename.map(str::to_owned),
+            ),
+        };
+        let id = self
+            .media
+            .inbound(phone_number_id, &mime_type, bytes, filename.clone(), now_ms);
         let item = self.media.get(&id, now_ms).cloned();
         let mut object = json!({
             "id": id,

@@ -1459,6 +1459,74 @@ async fn customers_send_photos_documents_and_voice_notes_a_receiver_can_fetch() 
 }
 
 #[tokio::test]
+async fn a_customer_sends_a_file_of_their_own_labelled_as_their_app_says() {
+    use base64::Engine as _;
+    let h = start(NOV_2026).await;
+    h.customer("+33612345678", json!({})).await;
+    // An HTML page the customer's app labels as a JPEG: Meta relays the label as given.
+    let page = b"<!DOCTYPE html><html><script>alert(document.cookie)</script></html>";
+    let data = base64::engine::general_purpose::STANDARD.encode(page);
+    h.customer_says(
+        "33612345678",
+        json!({ "media": { "type": "document", "data_base64": data,
+                           "mime_type": "image/jpeg", "filename": "../photo.jpg" } }),
+    )
+    .await;
+    for (body, why) in [
+        (
+            json!({ "type": "document", "data_base64": data }),
+            "mime_type",
+        ),
+        (
+            json!({ "type": "document", "data_base64": "%%%", "mime_type": "image/png" }),
+            "base64",
+        ),
+        (
+            json!({ "type": "image", "mime_type": "image/png" }),
+            "data_base64",
+        ),
+    ] {
+        let (status, e) = h
+            .post(
+                "/_sandbox/customers/33612345678/messages",
+                json!({ "media": body }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{e}");
+        assert!(e["detail"].as_str().unwrap().contains(why), "{e}");
+    }
+    let messages = h.wait_for_messages(1).await;
+    let document = &messages[0]["document"];
+    assert_eq!(document["mime_type"], "image/jpeg");
+    assert_eq!(document["filename"], "../photo.jpg");
+    let id = document["id"].as_str().unwrap();
+
+    // The faults fail descriptions and downloads, each on its own.
+    let (status, m) = h.get(&format!("/v25.0/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{m}");
+    assert_eq!(m["sha256"], document["sha256"]);
+    let url = m["url"].as_str().unwrap().to_owned();
+    let fetch = || h.http.get(&url).bearer_auth(TOKEN).send();
+    assert_eq!(&fetch().await.unwrap().bytes().await.unwrap()[..], page);
+    let (status, _) = h
+        .set_faults(json!({ "media_download_error_rate": 1.0 }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        fetch().await.unwrap().status(),
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    h.set_faults(json!({ "media_info_error_rate": 1.0 })).await;
+    assert_eq!(fetch().await.unwrap().status(), StatusCode::OK);
+    let (status, e) = h.get(&format!("/v25.0/{id}")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{e}");
+    assert_eq!(e["error"]["code"], 131_000);
+    h.set_faults(json!({})).await;
+    let (status, _) = h.get(&format!("/v25.0/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn the_portfolio_messaging_limit_counts_unique_customers_outside_a_window_and_grows() {
     let limits = sandbox::Limits {
         messaging_tier: sandbox::tiers::Tier::T250,

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod inbox;
+mod media;
 mod model;
 mod outbound;
 mod postgres;
@@ -26,6 +27,7 @@ pub use inbox::{
     Assignment, Author, CannedReply, ConversationCost, Inbox, InboxCounts, InboxItem, InboxQuery,
     InboxTx, LabelRow, NoteRow, StatRow,
 };
+pub use media::{MediaOutcome, MediaRow, MediaState, MediaStore, MediaTx, NewMedia};
 pub use model::*;
 pub use outbound::*;
 pub use postgres::PgStore;
@@ -177,7 +179,7 @@ pub async fn connect(url: &str, options: &Options) -> Result<Arc<dyn Store>> {
 
 /// guichet's storage. Implementations are cheap to share (`Arc<dyn Store>`).
 #[async_trait]
-pub trait Store: Accounts + Inbox + Send + Sync + fmt::Debug + 'static {
+pub trait Store: Accounts + Inbox + MediaStore + Send + Sync + fmt::Debug + 'static {
     fn backend(&self) -> Backend;
 
     /// How many write transactions can usefully run at once: 1 on SQLite (one writer at a
@@ -259,7 +261,7 @@ pub trait Store: Accounts + Inbox + Send + Sync + fmt::Debug + 'static {
 
 /// A write transaction. Dropped without [`Tx::commit`], it rolls back.
 #[async_trait]
-pub trait Tx: InboxTx + Send {
+pub trait Tx: InboxTx + MediaTx + Send {
     /// Takes up to `limit` pending inbound events, oldest first. On Postgres, rows claimed by
     /// another node's open transaction are skipped; the claim ends with this transaction.
     async fn claim_inbound(&mut self, limit: i64) -> Result<Vec<InboundEvent>>;

@@ -9,6 +9,7 @@
 
 mod accounts;
 mod inbox;
+mod media;
 
 use std::str::FromStr;
 

@@ -29,7 +29,9 @@ impl Server {
             }
         }
         cmd.env("RUST_LOG", "warn")
-            .env("GUICHET_LISTEN", format!("127.0.0.1:{port}"));
+            .env("GUICHET_LISTEN", format!("127.0.0.1:{port}"))
+            // Postgres has no database file for customers' media to sit beside.
+            .env("GUICHET_MEDIA__DIR", log.with_file_name("media"));
         for (key, value) in env {
             cmd.env(key, value);
         }

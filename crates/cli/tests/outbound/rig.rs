@@ -103,6 +103,11 @@ impl Rig {
             json!([{"name": "main", "secret": SECRET}]).to_string(),
         ));
         env.retain(|(k, _)| k != "GUICHET_APP_SECRET");
+        if db.backend == store::Backend::Postgres {
+            // No database file to keep customers' media beside; files are named by content.
+            let dir = std::env::temp_dir().join("guichet-test-media");
+            env.push(("GUICHET_MEDIA__DIR".into(), dir.display().to_string()));
+        }
         for (k, v) in setup.env {
             env.push(((*k).to_owned(), (*v).to_owned()));
         }

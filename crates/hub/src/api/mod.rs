@@ -4,6 +4,7 @@
 mod contacts;
 mod conversations;
 mod costs;
+mod media;
 mod messages;
 mod templates;
 mod views;
@@ -38,6 +39,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/messages/preflight", post(messages::preflight))
         .route("/messages/{id}", get(messages::show))
         .route("/media", post(messages::upload))
+        .route("/media/{id}/content", get(media::content))
         .route("/consents", post(messages::consent))
         .route("/templates", get(templates::list).post(templates::create))
         .route("/templates/sync", post(templates::sync))

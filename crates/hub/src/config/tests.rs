@@ -20,6 +20,7 @@ const QUICK: &[(&str, &str)] = &[
     ("GUICHET_ACCESS_TOKEN", "EAAG"),
     ("GUICHET_GRAPH_URL", "http://127.0.0.1:7000/v25.0/"),
     ("GUICHET_API_TOKEN", "0123456789abcdef0123"),
+    ("GUICHET_MEDIA__DIR", "/var/lib/guichet/media"),
 ];
 
 fn problems(pairs: &[(&str, &str)]) -> Vec<String> {
@@ -286,4 +287,89 @@ fn ui_session_limits_out_of_range_are_named() {
         p.iter().any(|m| m.contains("must fit in a session's life")),
         "{p:?}"
     );
+}
+
+fn sqlite_quick(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut pairs = QUICK.to_vec();
+    pairs.retain(|(k, _)| !k.starts_with("GUICHET_MEDIA__"));
+    pairs.push((
+        "GUICHET_DATABASE_URL",
+        "sqlite:///var/lib/guichet/guichet.db",
+    ));
+    pairs.extend_from_slice(extra);
+    env(&pairs)
+}
+
+#[test]
+fn media_are_kept_beside_the_sqlite_database_by_default() {
+    let s = Settings::load_from(None, sqlite_quick(&[])).expect("valid");
+    assert_eq!(
+        s.media.dir.as_deref(),
+        Some(Path::new("/var/lib/guichet/media"))
+    );
+    assert_eq!(s.media.max_bytes, 100 * 1024 * 1024, "Meta's largest media");
+    assert_eq!(s.media.concurrency, 4);
+    assert_eq!(s.media.download_timeout, Duration::from_secs(300));
+    let relative = Settings::load_from(
+        None,
+        sqlite_quick(&[("GUICHET_DATABASE_URL", "sqlite:guichet.db")]),
+    )
+    .expect("valid");
+    assert_eq!(relative.media.dir.as_deref(), Some(Path::new("media")));
+    let set = Settings::load_from(None, sqlite_quick(&[("GUICHET_MEDIA__DIR", "/srv/media")]))
+        .expect("valid");
+    assert_eq!(set.media.dir.as_deref(), Some(Path::new("/srv/media")));
+}
+
+#[test]
+fn serving_on_postgres_needs_a_media_folder_named() {
+    let mut pairs = QUICK.to_vec();
+    pairs.retain(|(k, _)| *k != "GUICHET_MEDIA__DIR");
+    // Admin commands (costs, migrate) load the settings without needing it...
+    let s = Settings::load_from(None, env(&pairs)).expect("valid");
+    assert_eq!(s.media.dir, None);
+    // ...serving refuses to start.
+    let p = s.media_dir().expect_err("refused").problems;
+    assert!(
+        p[0].contains("`media.dir` is empty")
+            && p[0].contains("GUICHET_MEDIA__DIR")
+            && p[0].contains("every node shares"),
+        "{}",
+        p[0]
+    );
+    let s = Settings::load_from(None, env(QUICK)).expect("valid");
+    assert_eq!(
+        s.media_dir().expect("set"),
+        Path::new("/var/lib/guichet/media")
+    );
+}
+
+#[test]
+fn media_limits_out_of_range_are_named() {
+    for (key, value, expected) in [
+        (
+            "GUICHET_MEDIA__MAX_BYTES",
+            "104857601",
+            "`media.max_bytes` = 104857601",
+        ),
+        ("GUICHET_MEDIA__MAX_BYTES", "10", "`media.max_bytes` = 10"),
+        ("GUICHET_MEDIA__CONCURRENCY", "0", "`media.concurrency` = 0"),
+        (
+            "GUICHET_MEDIA__DOWNLOAD_TIMEOUT_MS",
+            "10",
+            "`media.download_timeout_ms` = 10",
+        ),
+        ("GUICHET_MEDIA__MAX_ATTEMPTS", "0", "`media.max_attempts`"),
+        (
+            "GUICHET_MEDIA__POLL_INTERVAL_MS",
+            "0",
+            "`media.poll_interval_ms`",
+        ),
+    ] {
+        let mut pairs = QUICK.to_vec();
+        pairs.push((key, value));
+        let p = problems(&pairs);
+        assert_eq!(p.len(), 1, "{key}: {p:?}");
+        assert!(p[0].contains(expected), "{key}: {}", p[0]);
+    }
 }

@@ -10,7 +10,8 @@ use domain::identity::{
 use serde_json::json;
 use store::{
     ContactFields, ContactRow, ConversationUpdate, DeliveryColumns, Direction, MessageDelivery,
-    NewConsent, NewEvent, NewMessage, NewStatus, StatusRecorded, TemplateEvent, TemplateField, Tx,
+    NewConsent, NewEvent, NewMedia, NewMessage, NewStatus, StatusRecorded, TemplateEvent,
+    TemplateField, Tx,
 };
 use wa::webhook::{
     ChangeValue, Content, EchoMessage, EchoesValue, InboundMessage, MessagesValue, Status,
@@ -43,6 +44,8 @@ pub(crate) struct Ingest<'a> {
     pub metrics: &'a Metrics,
     pub now_ms: i64,
     pub notes: Notes,
+    /// Media queued for download by this ingestion.
+    pub media_queued: usize,
 }
 
 type Result<T> = store::Result<T>;
@@ -143,6 +146,8 @@ impl Ingest<'_> {
             return Ok(());
         };
         self.metrics.item("message", "new");
+        self.queue_media(message_id, number, &m.kind, &m.content)
+            .await?;
         let activity = Activity {
             last_message_at: Some(Timestamp::from_unix(conversation.last_message_at)),
             last_inbound_at: conversation.last_inbound_at.map(Timestamp::from_unix),
@@ -187,6 +192,44 @@ impl Ingest<'_> {
             payload,
         )
         .await
+    }
+
+    /// A message's file is downloaded later, but queued now, in the transaction that records
+    /// the message: none is ever recorded with its media forgotten. Meta's webhook gives only an
+    /// id (cloud-api.md §1.4, §9.1); a media without one cannot be fetched and is noted.
+    async fn queue_media(
+        &mut self,
+        message_id: i64,
+        number: &str,
+        kind: &str,
+        content: &Content,
+    ) -> Result<()> {
+        let Some(media) = content.media() else {
+            return Ok(());
+        };
+        let Some(meta_media_id) = media.id.clone() else {
+            self.notes.push(format!(
+                "message {message_id}: its {kind} has no media id to fetch"
+            ));
+            return Ok(());
+        };
+        let queued = self
+            .tx
+            .queue_media(&NewMedia {
+                message_id,
+                meta_media_id,
+                phone_number_id: number.to_owned(),
+                kind: kind.to_owned(),
+                declared_mime: media.mime_type.clone(),
+                declared_sha256: media.sha256.clone(),
+                filename: media.filename.clone(),
+                created_at_ms: self.now_ms,
+            })
+            .await?;
+        if queued.is_some() {
+            self.media_queued += 1;
+        }
+        Ok(())
     }
 
     /// A customer changed number: the contact follows (cloud-api.md §1.5).
@@ -294,6 +337,8 @@ impl Ingest<'_> {
             return Ok(());
         };
         self.metrics.item("echo", "new");
+        self.queue_media(message_id, number, &echo.kind, &echo.content)
+            .await?;
         // Statuses may have arrived before the echo itself.
         self.replay_statuses(&echo.id).await?;
         let activity = Activity {

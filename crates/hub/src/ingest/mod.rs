@@ -28,6 +28,8 @@ pub struct Worker {
     pub metrics: Arc<Metrics>,
     pub clock: Arc<dyn Clock>,
     pub wake: Arc<Notify>,
+    /// Wakes the media downloader when a batch queued media.
+    pub media_wake: Arc<Notify>,
 }
 
 enum Pass {
@@ -119,10 +121,12 @@ impl Worker {
             return Ok(Pass::Failed(e));
         }
         let mut latencies = Vec::with_capacity(events.len());
+        let mut media_queued = false;
         for (event, parsed) in events.iter().zip(parsed) {
             let now_ms = self.clock.now_ms();
             match self.apply(tx.as_mut(), event, parsed, now_ms).await {
                 Ok(note) => {
+                    media_queued |= note.media_queued;
                     let state = if note.unreadable {
                         InboundState::Failed
                     } else {
@@ -138,6 +142,9 @@ impl Worker {
         match tx.commit().await {
             Ok(()) => {}
             Err(e) => return Ok(Pass::Failed(e)),
+        }
+        if media_queued {
+            self.media_wake.notify_one();
         }
         for ms in latencies {
             #[expect(clippy::cast_precision_loss, reason = "milliseconds fit in f64")]
@@ -194,6 +201,7 @@ impl Worker {
                 return Ok(Applied {
                     unreadable: true,
                     text: Some(e.to_string()),
+                    media_queued: false,
                 });
             }
         };
@@ -206,13 +214,16 @@ impl Worker {
             metrics: &self.metrics,
             now_ms,
             notes: Notes::default(),
+            media_queued: 0,
         };
         ingest.notification(&notification).await?;
+        let media_queued = ingest.media_queued > 0;
         let mut notes = ingest.notes.into_note().into_iter().collect::<Vec<_>>();
         notes.extend(describe(&report));
         Ok(Applied {
             unreadable: false,
             text: (!notes.is_empty()).then(|| notes.join("\n")),
+            media_queued,
         })
     }
 }
@@ -220,6 +231,7 @@ impl Worker {
 struct Applied {
     unreadable: bool,
     text: Option<String>,
+    media_queued: bool,
 }
 
 /// Nice 10: under CPU contention this thread gets about a tenth of the share of a thread

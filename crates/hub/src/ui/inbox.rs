@@ -461,6 +461,26 @@ pub async fn thread_part(
         .iter()
         .filter_map(|m| m.wamid.as_deref().map(|w| (w, m)))
         .collect();
+    let all_ids: Vec<i64> = rows.iter().map(|m| m.id).collect();
+    let mut media: HashMap<i64, thread::MediaView> =
+        crate::media::attachments(state.store.as_ref(), &all_ids)
+            .await?
+            .into_iter()
+            .map(|a| {
+                let name = a.filename.clone().unwrap_or_else(|| a.kind.clone());
+                let view = thread::MediaView {
+                    href: (a.state == "stored").then(|| format!("/media/{}", a.id)),
+                    inline_image: a.inline,
+                    name,
+                    state: match a.state.as_str() {
+                        "stored" => "kept by guichet".to_owned(),
+                        "failed" => format!("not downloaded: {}", a.error.unwrap_or_default()),
+                        _ => "downloading…".to_owned(),
+                    },
+                };
+                (a.message_id, view)
+            })
+            .collect();
     let mut lines = Vec::with_capacity(rows.len() + 8);
     for m in &rows {
         let quote = match m.context_wamid.as_deref() {
@@ -483,7 +503,7 @@ pub async fn thread_part(
             }),
             _ => None,
         };
-        let media = super::media_view(state, m).await?;
+        let media = media.remove(&m.id);
         lines.push(Line::Message(Box::new(thread::message(
             m,
             thread::Lookups {

@@ -12,6 +12,7 @@ pub mod auth;
 mod charts;
 mod composer;
 mod inbox;
+mod media;
 mod overview;
 mod panel;
 mod thread;
@@ -57,6 +58,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
             get(actions::canned).post(actions::save_canned),
         )
         .route("/settings/canned/{id}/delete", post(actions::delete_canned))
+        .route("/media/{id}", get(media::show))
         .merge(auth::routes())
         .layer(middleware::from_fn_with_state(state, auth::csrf))
         .layer(middleware::from_fn(security_headers))
@@ -100,14 +102,6 @@ async fn csp_report(
     let text = String::from_utf8_lossy(&body[..body.len().min(2048)]);
     tracing::warn!(report = %text, "content security policy violation");
     StatusCode::NO_CONTENT
-}
-
-/// How the thread shows a message's media: guichet's stored copy once downloaded.
-async fn media_view(
-    _state: &AppState,
-    _message: &store::MessageRow,
-) -> Result<Option<thread::MediaView>, UiError> {
-    Ok(None)
 }
 
 /// A time as pages show it: `iso` for the `<time datetime>` (the script shows it in the agent's

@@ -54,12 +54,26 @@ pub fn settings(db_url: &str, extra: &[(&str, &str)]) -> Settings {
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
+    if let Some(dir) = shared_media_dir(db_url) {
+        env.push(("GUICHET_MEDIA__DIR".to_owned(), dir));
+    }
     env.extend(
         extra
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
     );
     Settings::load_from(None, env).expect("test settings are valid")
+}
+
+/// Postgres has no database file for customers' media to sit beside: tests on it share one
+/// folder (files are named by their content, so tests never clash).
+pub fn shared_media_dir(db_url: &str) -> Option<String> {
+    db_url.starts_with("postgres").then(|| {
+        std::env::temp_dir()
+            .join("guichet-test-media")
+            .display()
+            .to_string()
+    })
 }
 
 impl TestApp {

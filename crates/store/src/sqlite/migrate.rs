@@ -25,6 +25,11 @@ pub(super) const MAIN: &[Migration] = &[
         include_str!("../../migrations/sqlite/0003_accounts.sql"),
     ),
     (
+        4,
+        "media",
+        include_str!("../../migrations/sqlite/0004_media.sql"),
+    ),
+    (
         5,
         "inbox",
         include_str!("../../migrations/sqlite/0005_inbox.sql"),

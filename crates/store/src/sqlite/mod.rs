@@ -17,6 +17,7 @@
 mod accounts;
 mod inbox;
 mod journal;
+mod media;
 mod migrate;
 mod rows;
 
@@ -189,6 +190,12 @@ impl SqliteStore {
             journal_writer,
             journal_readers: pool(journal, 2),
         })
+    }
+
+    /// The database file a `sqlite:` URL names (files that go with it, such as customers'
+    /// media, are kept beside it).
+    pub fn database_path(url: &str) -> Result<String> {
+        path_of(url)
     }
 
     /// The file of the inbound journal that goes with this database URL.
