@@ -210,8 +210,11 @@ const guichet = (() => {
         if (!res.ok) return;
         const r = await res.json();
         if (r.ok) {
-          const price = r.price?.amount ? ` · ${r.price.amount}` : '';
-          const notes = (r.verdict?.notes || []).join(' · ');
+          const p = r.price || {};
+          const price = p.amount && p.billable !== false
+            ? ` · ${p.amount} ${p.currency || ''} (${p.category})`
+            : ` · free (${p.reason || p.category || 'no charge'})`;
+          const notes = (r.verdict?.notes || []).map((n) => n.detail || n).join(' · ');
           say(`Allowed${price}${notes ? ` · ${notes}` : ''}`, 'ok');
         } else {
           const v = r.verdict || r;

@@ -34,9 +34,17 @@ pub struct Filters {
     pub status: Option<String>,
     pub who: Option<String>,
     pub number: Option<String>,
+    /// A label's id; empty (the form's "All labels") or anything else means all.
+    #[serde(default, deserialize_with = "lenient_id")]
     pub label: Option<i64>,
     pub q: Option<String>,
     pub cursor: Option<String>,
+}
+
+/// An id from a form field: empty or not a number reads as none, never as a bad request.
+fn lenient_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let raw: Option<String> = Option::deserialize(d)?;
+    Ok(raw.and_then(|s| s.trim().parse().ok()))
 }
 
 impl Filters {
@@ -343,7 +351,7 @@ impl Line {
     fn sort_key(&self) -> i64 {
         match self {
             Self::Day(_) => 0,
-            Self::Message(m) => m.at * 1000,
+            Self::Message(m) => m.order_ms,
             Self::Note { at_ms, .. } | Self::Change { at_ms, .. } => *at_ms,
         }
     }
@@ -723,6 +731,7 @@ pub async fn list_fragment(
 
 #[derive(Debug, Deserialize)]
 pub struct Current {
+    #[serde(default, deserialize_with = "lenient_id")]
     current: Option<i64>,
 }
 

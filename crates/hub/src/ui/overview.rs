@@ -198,7 +198,7 @@ pub async fn show(
             value: total_cost,
         },
     ];
-    let money = move |v: f64| format!("{v:.2} {cost_unit}").trim().to_owned();
+    let money = move |v: f64| format!("{v:.4} {cost_unit}").trim().to_owned();
     let charts = vec![
         charts::columns(
             "Messages per day",

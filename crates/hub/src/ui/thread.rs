@@ -17,6 +17,9 @@ pub struct MessageView {
     pub class: &'static str,
     pub kind: String,
     pub at: i64,
+    /// Where it sits among the conversation's changes (ms): Meta's time for what customers
+    /// sent, the moment guichet queued it for what the business sent.
+    pub order_ms: i64,
     pub stamp: super::Stamp,
     /// Who wrote it, for messages guichet sent or the phone echoed.
     pub author: Option<String>,
@@ -146,6 +149,11 @@ pub fn message(m: &MessageRow, look: Lookups<'_>) -> MessageView {
         },
         kind: m.kind.clone(),
         at: m.meta_at,
+        order_ms: if m.direction == "outbound" {
+            m.received_at_ms
+        } else {
+            m.meta_at * 1000
+        },
         stamp: super::stamp(m.meta_at),
         author: look.author,
         ..MessageView::default()
