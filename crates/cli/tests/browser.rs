@@ -187,8 +187,7 @@ async fn the_inbox_story_in_a_real_browser() {
         }
         let hub = http.get(format!("{base}/readyz")).send().await;
         let sb = http.get(format!("{sandbox}/_sandbox")).send().await;
-        if hub.is_ok_and(|r| r.status().is_success()) && sb.is_ok_and(|r| r.status().is_success())
-        {
+        if hub.is_ok_and(|r| r.status().is_success()) && sb.is_ok_and(|r| r.status().is_success()) {
             ready = true;
             break;
         }
@@ -200,7 +199,11 @@ async fn the_inbox_story_in_a_real_browser() {
     add_user(&env, AGENT, "João Silva", "agent", AGENT_PASSWORD);
     let shots = std::env::var("UI_SCREENSHOTS").unwrap_or_default();
     let result = std::panic::catch_unwind(|| {
-        run_script_with("inbox.mjs", &base, &[("SANDBOX_URL", &sandbox), ("SCREENSHOTS", &shots)]);
+        run_script_with(
+            "inbox.mjs",
+            &base,
+            &[("SANDBOX_URL", &sandbox), ("SCREENSHOTS", &shots)],
+        );
     });
     let _ = demo.kill();
     let _ = demo.wait();

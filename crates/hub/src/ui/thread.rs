@@ -16,7 +16,6 @@ pub struct MessageView {
     /// `in`, `out` or `echo` (sent from the business's phone).
     pub class: &'static str,
     pub kind: String,
-    pub at: i64,
     /// Where it sits among the conversation's changes (ms): Meta's time for what customers
     /// sent, the moment guichet queued it for what the business sent.
     pub order_ms: i64,
@@ -148,7 +147,6 @@ pub fn message(m: &MessageRow, look: Lookups<'_>) -> MessageView {
             _ => "in",
         },
         kind: m.kind.clone(),
-        at: m.meta_at,
         order_ms: if m.direction == "outbound" {
             m.received_at_ms
         } else {

@@ -10,6 +10,8 @@
     reason = "a test server that stops on an error says why"
 )]
 
+pub mod browser;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -6,8 +6,8 @@ use super::{PgStore, PgTx};
 use crate::inbox::*;
 use crate::*;
 
-const LIST: &str = inbox_list!("string_agg(l.name, chr(31))");
-const ITEM: &str = inbox_item!("string_agg(l.name, chr(31))");
+const LIST: &str = inbox_list!("string_agg(l.name, chr(31) ORDER BY l.name_key)");
+const ITEM: &str = inbox_item!("string_agg(l.name, chr(31) ORDER BY l.name_key)");
 
 /// Binds the filters `$1` to `$6` of an inbox statement.
 fn filters<'q, O>(

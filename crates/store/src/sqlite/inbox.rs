@@ -8,8 +8,8 @@ use super::{SqliteStore, SqliteTx, all, one, one_value, sqlite_sql};
 use crate::inbox::*;
 use crate::*;
 
-const LIST: &str = inbox_list!("group_concat(l.name, char(31))");
-const ITEM: &str = inbox_item!("group_concat(l.name, char(31))");
+const LIST: &str = inbox_list!("group_concat(l.name, char(31) ORDER BY l.name_key)");
+const ITEM: &str = inbox_item!("group_concat(l.name, char(31) ORDER BY l.name_key)");
 
 impl FromSqliteRow for InboxItem {
     fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
