@@ -201,12 +201,34 @@ async function main() {
     await sandbox(`/_sandbox/customers/${hostile.wa_id}/messages`, {
       media: { type: 'image', caption: corpus[3] },
     });
+    // A document whose filename and content are markup, labelled as a PDF.
+    await sandbox(`/_sandbox/customers/${hostile.wa_id}/messages`, {
+      media: {
+        type: 'document',
+        data_base64: Buffer.from(`<html><body><script>alert('xss-file')</script></body></html>`).toString('base64'),
+        mime_type: 'application/pdf',
+        filename: `${corpus[4]}.pdf`,
+      },
+    });
     await a.goto(`${BASE}/inbox?status=all`);
     const row = a.locator('#conv-list a', { hasText: corpus[1] });
     await row.waitFor({ timeout: WAIT }).catch(() => fail('the hostile customer is not listed by name, literally'));
     await row.click();
     await a.waitForURL(/\/inbox\/\d+/);
     await expectText(a.locator('#messages .msg.in'), corpus[corpus.length - 1], 'the last payload');
+    // The document is offered as a download once guichet has its copy, never shown in the page.
+    let download = a.locator('#messages a[download]').first();
+    for (let i = 0; i < 30 && !(await download.count()); i++) {
+      await a.waitForTimeout(500);
+      await a.reload();
+      download = a.locator('#messages a[download]').first();
+    }
+    if (!(await download.count())) fail('the hostile document is not offered for download');
+    const file = await a.request.get(new URL(await download.getAttribute('href'), BASE).href);
+    const disposition = file.headers()['content-disposition'] || '';
+    if (!disposition.startsWith('attachment') || file.headers()['x-content-type-options'] !== 'nosniff') {
+      fail(`the hostile document is not an attachment: ${JSON.stringify(file.headers())}`);
+    }
     // Literal text: the same characters, but for WhatsApp's formatting markers (which format
     // where WhatsApp would) and the bidi controls (kept, but not compared).
     const plain = (t) => t.replace(/[*_~`\u202e\u202c\s]/g, '');

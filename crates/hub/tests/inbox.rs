@@ -502,3 +502,119 @@ async fn canned_replies_are_kept_and_offered() {
     })
     .await;
 }
+
+/// T-21 for the inbox's routes: without the token, with a forged one, from another origin,
+/// marked cross-site, and as GET — all refused, and the conversation is as it was.
+#[tokio::test]
+async fn inbox_changes_cannot_be_forged() {
+    each_backend(|db| async move {
+        let app = app(&db).await;
+        let (ana, _) = two_customers(&app).await;
+        let mut camille = signed_in(&app, ADMIN, ADMIN_PASSWORD).await;
+        let token = camille.token().await;
+        let me = user_id(app.store.as_ref(), ADMIN).await;
+        let before = app.store.inbox_item(ana, me).await.expect("read");
+        let routes: Vec<(String, Vec<(&str, &str)>)> = vec![
+            (format!("/inbox/{ana}/take"), vec![]),
+            (format!("/inbox/{ana}/assign"), vec![("assignee", "me")]),
+            (format!("/inbox/{ana}/status"), vec![("status", "resolved")]),
+            (format!("/inbox/{ana}/handler"), vec![("handler", "bot")]),
+            (format!("/inbox/{ana}/labels"), vec![("labels", "forged")]),
+            (
+                format!("/inbox/{ana}/consent"),
+                vec![("value", "opt_in"), ("source", "chat")],
+            ),
+            (
+                format!("/inbox/{ana}/send"),
+                vec![("mode", "text"), ("text", "forged")],
+            ),
+            (
+                format!("/inbox/{ana}/send"),
+                vec![("mode", "note"), ("text", "forged")],
+            ),
+            (format!("/inbox/{ana}/attach"), vec![]),
+            (
+                "/settings/canned".into(),
+                vec![("shortcut", "x"), ("title", "x"), ("body", "x")],
+            ),
+        ];
+        for (path, fields) in &routes {
+            let with_token: Vec<(&str, &str)> = [&[("_csrf", token.as_str())][..], fields].concat();
+            let page = camille.post(path, fields).await;
+            assert_eq!(page.status, StatusCode::FORBIDDEN, "{path} without a token");
+            let forged: Vec<(&str, &str)> = [&[("_csrf", "forged")][..], fields].concat();
+            let page = camille.post(path, &forged).await;
+            assert_eq!(
+                page.status,
+                StatusCode::FORBIDDEN,
+                "{path} with a forged token"
+            );
+            let page = camille
+                .post_with(path, &with_token, &[("origin", "https://evil.example")])
+                .await;
+            assert_eq!(
+                page.status,
+                StatusCode::FORBIDDEN,
+                "{path} from another origin"
+            );
+            let page = camille
+                .post_with(path, &with_token, &[("sec-fetch-site", "cross-site")])
+                .await;
+            assert_eq!(page.status, StatusCode::FORBIDDEN, "{path} cross-site");
+            let query = serde_urlencoded::to_string(&with_token).expect("query");
+            let page = camille.get(&format!("{path}?{query}")).await;
+            let expected = if path == "/settings/canned" {
+                StatusCode::OK
+            } else {
+                StatusCode::METHOD_NOT_ALLOWED
+            };
+            assert_eq!(page.status, expected, "GET {path}");
+        }
+        assert_eq!(app.store.inbox_item(ana, me).await.expect("read"), before);
+        assert!(app.store.notes(ana).await.expect("notes").is_empty());
+        assert!(app.store.canned_replies().await.expect("canned").is_empty());
+        let c = app
+            .store
+            .conversation(ana)
+            .await
+            .expect("read")
+            .expect("there");
+        assert!(
+            app.store
+                .consents(c.conversation.contact_id)
+                .await
+                .expect("consents")
+                .is_empty()
+        );
+
+        // The transcript is a plain-text download.
+        let response = reqwest::Client::new()
+            .get(format!("{}/inbox/{ana}/transcript", app.base))
+            .header(
+                "cookie",
+                camille
+                    .cookies
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+            .send()
+            .await
+            .expect("transcript");
+        assert_eq!(response.status(), StatusCode::OK);
+        let headers = response.headers().clone();
+        assert_eq!(headers["content-type"], "text/plain; charset=utf-8");
+        assert!(
+            headers["content-disposition"]
+                .to_str()
+                .expect("ascii")
+                .starts_with("attachment")
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        let body = response.text().await.expect("body");
+        assert!(body.contains("Ana Lima: my washer is *broken*"), "{body}");
+        app.stop().await;
+    })
+    .await;
+}

@@ -102,11 +102,7 @@ impl Filters {
         if !value.is_empty() {
             pairs.push((key, value.to_owned()));
         }
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in pairs {
-            s.append_pair(k, &v);
-        }
-        s.finish()
+        serde_urlencoded::to_string(&pairs).unwrap_or_default()
     }
 
     /// The filters as a query string, to carry from the list into a conversation and back.
@@ -819,4 +815,69 @@ impl IntoResponse for ThreadPart {
     fn into_response(self) -> Response {
         page(&ThreadFragment { thread: self })
     }
+}
+
+/// `GET /inbox/{id}/transcript`: the conversation as plain text, to save or attach to a ticket.
+/// Served as a `text/plain` download: customer text never becomes markup here either.
+pub async fn transcript(
+    State(state): State<Arc<AppState>>,
+    agent: Agent,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    let id = conversation_id(&id)?;
+    let item = state
+        .store
+        .inbox_item(id, agent.user_id)
+        .await?
+        .ok_or_else(|| UiError::not_found("conversation"))?;
+    let name = display_name(&item.view);
+    let mut out = format!(
+        "Conversation {id} with {name}, on {}\n\n",
+        item.view.conversation.phone_number_id
+    );
+    let mut after = None;
+    loop {
+        let page = state
+            .store
+            .messages(id, &MessageQuery::Forward { after, limit: 500 })
+            .await?;
+        for m in &page {
+            let who = match m.direction.as_str() {
+                "inbound" => name.as_str(),
+                "echo" => "Business (phone)",
+                _ => "Business",
+            };
+            let text = m.preview.clone().unwrap_or_else(|| format!("[{}]", m.kind));
+            out.push_str(&format!(
+                "[{}] {who}: {text}\n",
+                super::stamp(m.meta_at).short
+            ));
+        }
+        match page.last() {
+            Some(m) if page.len() == 500 => after = Some((m.meta_at, m.id)),
+            _ => break,
+        }
+    }
+    for n in state.store.notes(id).await? {
+        out.push_str(&format!(
+            "\n[{}] Private note: {}",
+            super::stamp(n.created_at_ms.div_euclid(1000)).short,
+            n.body
+        ));
+    }
+    out.push('\n');
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"conversation-{id}.txt\""),
+            ),
+        ],
+        out,
+    )
+        .into_response())
 }

@@ -42,6 +42,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/inbox/events", get(inbox::events))
         .route("/inbox/{id}", get(inbox::show))
         .route("/inbox/{id}/thread", get(inbox::thread_fragment))
+        .route("/inbox/{id}/transcript", get(inbox::transcript))
         .route("/inbox/{id}/panel", get(panel::fragment))
         .route("/inbox/{id}/preflight", post(composer::preflight))
         .route("/inbox/{id}/send", post(composer::send))
