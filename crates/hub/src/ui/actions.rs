@@ -8,7 +8,7 @@ use std::sync::Arc;
 use askama::Template;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -56,11 +56,7 @@ async fn existing(state: &AppState, agent: &Agent, id: &str) -> Result<InboxItem
 }
 
 fn done(headers: &HeaderMap, id: i64) -> Response {
-    let json = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("application/json"));
-    if json {
+    if super::wants_json(headers) {
         Json(json!({ "ok": true })).into_response()
     } else {
         Redirect::to(&format!("/inbox/{id}")).into_response()

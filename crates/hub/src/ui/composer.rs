@@ -285,14 +285,6 @@ fn draft_of(
     .map_err(|e| e.detail)
 }
 
-/// Whether the browser's script asked (it wants JSON, not a page).
-fn wants_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("application/json"))
-}
-
 fn problem(status: StatusCode, detail: &str, next_step: Option<&str>) -> Response {
     (
         status,
@@ -366,9 +358,8 @@ pub async fn send(
     axum::Form(form): axum::Form<Compose>,
 ) -> Result<Response, UiError> {
     let id = conversation_id(&id)?;
-    let json = wants_json(&headers);
+    let json = super::wants_json(&headers);
     let (item, templates) = context(&state, &agent, id).await?;
-    let back = || Redirect::to(&format!("/inbox/{id}")).into_response();
     if form.mode == "note" {
         let body = form.text.trim();
         if body.is_empty() {
@@ -382,7 +373,7 @@ pub async fn send(
         return Ok(if json {
             Json(json!({ "ok": true })).into_response()
         } else {
-            back()
+            Redirect::to(&format!("/inbox/{id}")).into_response()
         });
     }
     let draft = match draft_of(&item, &templates, &form, &agent) {
@@ -391,14 +382,27 @@ pub async fn send(
             return Ok(refused(json, id, &detail, None));
         }
     };
-    match outbound::enqueue(&state, &draft).await {
+    queue(&state, &agent, &item, &draft, json).await
+}
+
+/// Queues an agent's draft through the API's preflight and outbox; the agent then holds the
+/// conversation. Answers JSON for the script, or a redirect back (or the refusal's page).
+async fn queue(
+    state: &AppState,
+    agent: &Agent,
+    item: &InboxItem,
+    draft: &Draft,
+    json: bool,
+) -> Result<Response, UiError> {
+    let id = item.view.conversation.id;
+    match outbound::enqueue(state, draft).await {
         Ok((queued, _)) => {
-            super::actions::after_reply(&state, &agent, &item).await?;
+            super::actions::after_reply(state, agent, item).await?;
             state.live.poke();
             Ok(if json {
                 Json(json!({ "ok": true, "message_id": queued.message_id })).into_response()
             } else {
-                back()
+                Redirect::to(&format!("/inbox/{id}")).into_response()
             })
         }
         Err(NotQueued::Refused(a)) => {
@@ -530,27 +534,7 @@ pub async fn attach(
         store::Author::Agent(agent.user_id),
     )
     .map_err(|e| UiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.detail))?;
-    match outbound::enqueue(&state, &draft).await {
-        Ok((queued, _)) => {
-            super::actions::after_reply(&state, &agent, &item).await?;
-            state.live.poke();
-            Ok(Json(json!({ "ok": true, "message_id": queued.message_id })).into_response())
-        }
-        Err(NotQueued::Refused(a)) => {
-            let verdict = outbound::verdict_json(&a);
-            let text = |k: &str| verdict.get(k).and_then(Value::as_str).map(str::to_owned);
-            Ok(problem(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &text("detail").unwrap_or_else(|| "Refused.".into()),
-                text("next_step").as_deref(),
-            ))
-        }
-        Err(NotQueued::Error(e)) => Ok(problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &e.detail,
-            e.next_step.as_deref(),
-        )),
-    }
+    queue(&state, &agent, &item, &draft, true).await
 }
 
 #[cfg(test)]

@@ -811,12 +811,6 @@ where
     )
 }
 
-impl IntoResponse for ThreadPart {
-    fn into_response(self) -> Response {
-        page(&ThreadFragment { thread: self })
-    }
-}
-
 /// `GET /inbox/{id}/transcript`: the conversation as plain text, to save or attach to a ticket.
 /// Served as a `text/plain` download: customer text never becomes markup here either.
 pub async fn transcript(

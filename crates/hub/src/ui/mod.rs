@@ -105,6 +105,14 @@ async fn csp_report(
     StatusCode::NO_CONTENT
 }
 
+/// Whether the page's script asked (it wants JSON back, not a page or a redirect).
+pub fn wants_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json"))
+}
+
 /// A time as pages show it: `iso` for the `<time datetime>` (the script shows it in the agent's
 /// own time zone), `short` as written without script (UTC).
 #[derive(Debug, Clone, Default)]

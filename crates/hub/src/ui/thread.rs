@@ -203,29 +203,42 @@ fn media_of(c: &Value, kind: &str) -> MediaView {
     }
 }
 
-fn inbound(c: &Value, v: &mut MessageView) {
-    let kind = c.get("kind").and_then(Value::as_str).unwrap_or("unknown");
+/// The kinds both directions share: text, media, locations and shared contacts. `inner` holds
+/// the kind's fields, `outer` the message (shared contacts sit there in both forms). Returns
+/// whether the kind was one of them.
+fn shared_kind(kind: &str, inner: &Value, outer: &Value, v: &mut MessageView) -> bool {
     match kind {
-        "text" => v.text = wa::format::spans(&text(c, "body").unwrap_or_default()),
+        "text" => v.text = wa::format::spans(&text(inner, "body").unwrap_or_default()),
         "image" | "video" | "audio" | "document" | "sticker" => {
             v.label = Some(kind_label(kind));
-            v.media = Some(media_of(c, kind));
-            if let Some(caption) = text(c, "caption") {
+            v.media = Some(media_of(inner, kind));
+            if let Some(caption) = text(inner, "caption") {
                 v.text = wa::format::spans(&caption);
             }
         }
         "location" => {
             v.label = Some(kind_label(kind));
-            v.location = Some(location(c));
+            v.location = Some(location(inner));
         }
         "contacts" => {
             v.label = Some(kind_label(kind));
-            v.contacts = c
+            v.contacts = outer
                 .get("contacts")
                 .and_then(Value::as_array)
                 .map(|cards| cards.iter().map(contact_card).collect())
                 .unwrap_or_default();
         }
+        _ => return false,
+    }
+    true
+}
+
+fn inbound(c: &Value, v: &mut MessageView) {
+    let kind = c.get("kind").and_then(Value::as_str).unwrap_or("unknown");
+    if shared_kind(kind, c, c, v) {
+        return;
+    }
+    match kind {
         "interactive" => {
             v.reply = text(c, "title")
                 .or_else(|| text(c, "body"))
@@ -280,15 +293,10 @@ fn inbound(c: &Value, v: &mut MessageView) {
 fn outbound(c: &Value, templates: &[TemplateRow], v: &mut MessageView) {
     let kind = c.get("type").and_then(Value::as_str).unwrap_or("text");
     let inner = c.get(kind).unwrap_or(&Value::Null);
+    if shared_kind(kind, inner, c, v) {
+        return;
+    }
     match kind {
-        "text" => v.text = wa::format::spans(&text(inner, "body").unwrap_or_default()),
-        "image" | "video" | "audio" | "document" | "sticker" => {
-            v.label = Some(kind_label(kind));
-            v.media = Some(media_of(inner, kind));
-            if let Some(caption) = text(inner, "caption") {
-                v.text = wa::format::spans(&caption);
-            }
-        }
         "template" => {
             let name = text(inner, "name").unwrap_or_default();
             let lang = inner
@@ -335,18 +343,6 @@ fn outbound(c: &Value, templates: &[TemplateRow], v: &mut MessageView) {
             }
         }
         "reaction" => v.reaction = text(inner, "emoji"),
-        "location" => {
-            v.label = Some(kind_label(kind));
-            v.location = Some(location(inner));
-        }
-        "contacts" => {
-            v.label = Some(kind_label(kind));
-            v.contacts = c
-                .get("contacts")
-                .and_then(Value::as_array)
-                .map(|cards| cards.iter().map(contact_card).collect())
-                .unwrap_or_default();
-        }
         other => v.label = Some(kind_label(other)),
     }
 }
