@@ -223,17 +223,7 @@ pub async fn upload(
         ));
     }
     let filename = q.filename.unwrap_or_else(|| "upload".into());
-    let id = state
-        .graph
-        .upload_media(
-            &number.phone_number_id,
-            &number.access_token,
-            body.to_vec(),
-            &mime,
-            &filename,
-        )
-        .await
-        .map_err(|e| graph_error(&e))?;
+    let id = outbound::upload_media(&state, number, body.to_vec(), &mime, &filename).await?;
     Ok(Json(json!({ "id": id })))
 }
 

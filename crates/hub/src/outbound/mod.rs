@@ -609,6 +609,27 @@ fn preview_of(message: &Message) -> Option<String> {
     (!text.is_empty()).then_some(text)
 }
 
+/// Uploads a file to Meta from a business number, to send by the id it answers.
+pub async fn upload_media(
+    state: &AppState,
+    number: &NumberSettings,
+    bytes: Vec<u8>,
+    mime: &str,
+    filename: &str,
+) -> Result<String, ApiError> {
+    state
+        .graph
+        .upload_media(
+            &number.phone_number_id,
+            &number.access_token,
+            bytes,
+            mime,
+            filename,
+        )
+        .await
+        .map_err(|e| crate::api::graph_error(&e))
+}
+
 /// The message id named by a status's `biz_opaque_callback_data`, if guichet sent it.
 pub fn message_id_of_opaque(opaque: &str) -> Option<i64> {
     let rest = opaque.strip_prefix(OPAQUE_PREFIX)?;

@@ -476,27 +476,18 @@ pub async fn attach(
         ));
     };
     let filename = q.filename.unwrap_or_else(|| "attachment".into());
-    let media_id = match state
-        .graph
-        .upload_media(
-            &number.phone_number_id,
-            &number.access_token,
-            body.to_vec(),
-            &mime,
-            &filename,
-        )
-        .await
-    {
-        Ok(id) => id,
-        Err(e) => {
-            let e = crate::api::graph_error(&e);
-            return Ok(problem(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &e.detail,
-                e.next_step.as_deref(),
-            ));
-        }
-    };
+    let media_id =
+        match outbound::upload_media(state.as_ref(), number, body.to_vec(), &mime, &filename).await
+        {
+            Ok(id) => id,
+            Err(e) => {
+                return Ok(problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &e.detail,
+                    e.next_step.as_deref(),
+                ));
+            }
+        };
     let v = &item.view;
     let (key, to) = match (&v.contact_wa_id, &v.contact_user_id) {
         (Some(wa), _) => ("to", wa.clone()),
