@@ -132,6 +132,15 @@ async function main() {
     await a.locator('#messages .msg.out .tick').last().waitFor({ timeout: WAIT });
     await shot(a, 'conversation');
 
+    step = 'an attachment';
+    const png = Buffer.from(
+      'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==',
+      'base64',
+    );
+    await a.fill('[data-text]', 'The part number is on this label');
+    await a.setInputFiles('[data-attach-file]', { name: 'label.png', mimeType: 'image/png', buffer: png });
+    await expectText(a.locator('#messages .msg.out'), 'The part number is on this label', 'the attachment with its caption');
+
     step = 'the customer answers a button';
     await a.check('input[name=mode][value=buttons]');
     await a.fill('[data-text]', 'Which slot suits you?');
@@ -254,6 +263,25 @@ async function main() {
     if (injected.scripts || injected.handlers || injected.jsLinks || injected.unsafeLinks) {
       fail(`injected markup found: ${JSON.stringify(injected)}`);
     }
+
+    step = 'keys and a phone-sized screen';
+    await a.goto(`${BASE}/inbox?status=all`);
+    await a.keyboard.press('/');
+    if (!(await a.evaluate(() => document.activeElement?.id === 'q'))) fail('`/` does not focus the search');
+    await a.keyboard.press('Escape');
+    await a.keyboard.press('j');
+    if (!(await a.evaluate(() => document.activeElement?.closest('#conv-list') !== null))) {
+      fail('`j` does not move to a conversation');
+    }
+    const phone = await ana.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(`${BASE}/inbox?status=all`);
+    if (!(await phone.locator('#conv-list').isVisible())) fail('the list is not shown on a phone');
+    await phone.locator('#conv-list a').first().click();
+    await phone.waitForURL(/\/inbox\/\d+/);
+    if (await phone.locator('#list').isVisible()) fail('the list hides the conversation on a phone');
+    if (!(await phone.locator('[data-text]').isVisible())) fail('no composer on a phone');
+    await phone.close();
 
     step = 'the overview';
     await a.goto(`${BASE}/overview?days=7`);
