@@ -94,6 +94,7 @@ pub async fn run(
         Appender::start(&store, &metrics, &wake, settings.webhook.max_batch).await;
     let (stop_tx, stop_rx) = watch::channel(false);
     let media_wake = Arc::new(Notify::new());
+    let live = live::Live::new();
     let worker = ingest::Worker {
         store: store.clone(),
         settings: settings.clone(),
@@ -101,6 +102,7 @@ pub async fn run(
         clock: clock.clone(),
         wake,
         media_wake: media_wake.clone(),
+        live: live.clone(),
     };
     // On Postgres several workers ingest at once (their claims skip each other's rows).
     // SQLite: one worker, on a thread of its own (its statements run inline). Postgres: several
@@ -150,7 +152,6 @@ pub async fn run(
         stop_rx.clone(),
     ));
 
-    let live = live::Live::new();
     let live_task = tokio::spawn(live.clone().run(store.clone(), stop_rx.clone()));
     let state = Arc::new(AppState {
         settings,

@@ -440,6 +440,13 @@ async fn health_readiness_and_metrics() {
         ))
         .await;
         app.drained().await;
+        // Ingest counts its latency just after its commit, which is what `drained` sees.
+        for _ in 0..200 {
+            if app.metric("guichet_ingest_latency_seconds_count").await >= 1.0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         let metrics = app.get("/metrics").await;
         assert!(
             metrics.headers()["content-type"]

@@ -43,10 +43,16 @@ const APPEND_INBOUND: &str = "WITH ins AS (INSERT INTO inbound_events \
 const LATEST_HASHES: &str = "SELECT body_sha256 FROM (SELECT id, body_sha256 FROM inbound_events ORDER BY id DESC LIMIT $1) \
      AS latest ORDER BY id";
 
-/// Transaction-scoped advisory locks on the keys' 64-bit hashes, taken in ascending order (the
-/// `OFFSET 0` keeps the sort below the locking scan).
+/// Transaction-scoped advisory locks on the keys' hashes, taken in ascending order (the
+/// `OFFSET 0` keeps the sort below the locking scan). The hashes fall in 1,023 slots (512 both
+/// ways): every advisory lock takes a place in Postgres' shared lock table
+/// (`max_locks_per_transaction` × connections, 6,400 by default), and a batch of large webhooks
+/// can name tens of thousands of keys — one lock each ran the table out ("out of shared
+/// memory", found with `bench/inbox.sh`) and stalled ingest for good. Two keys sharing a slot
+/// only make their transactions wait for each other.
 const LOCK_KEYS: &str = "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT \
-     hashtextextended(k, 0) AS h FROM UNNEST($1::text[]) AS k ORDER BY h OFFSET 0) AS sorted";
+     mod(hashtextextended(k, 0), 512) AS h FROM UNNEST($1::text[]) AS k ORDER BY h OFFSET 0) \
+     AS sorted";
 
 const DEQUEUE_INBOUND: &str = "DELETE FROM inbound_queue WHERE event_id = ANY($1)";
 

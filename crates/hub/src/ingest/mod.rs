@@ -30,6 +30,8 @@ pub struct Worker {
     pub wake: Arc<Notify>,
     /// Wakes the media downloader when a batch queued media.
     pub media_wake: Arc<Notify>,
+    /// Tells the agents' live feed that events were written.
+    pub live: crate::live::Live,
 }
 
 enum Pass {
@@ -145,6 +147,9 @@ impl Worker {
         }
         if media_queued {
             self.media_wake.notify_one();
+        }
+        if !events.is_empty() {
+            self.live.poke();
         }
         for ms in latencies {
             #[expect(clippy::cast_precision_loss, reason = "milliseconds fit in f64")]
