@@ -1,5 +1,5 @@
-//! The scope guard's fast tier on CLINC150 (bench/data/clinc150: train and validation splits; the
-//! test splits are kept aside):
+//! The scope guard on CLINC150 (bench/data/clinc150: train and validation splits; the test splits
+//! are kept aside), for either tier (`--tier fast|embedding`):
 //!
 //! - (a) the full 150 intents, every training example, the threshold calibrated on `oos_train`
 //!   for `--recall`, evaluated on `val` and `oos_val`;
@@ -8,23 +8,49 @@
 //!   `--recall` on `oos_train` and the other nine domains' training examples, evaluated on the
 //!   domain's `val` (in scope) and on `oos_val` plus the other domains' `val` (out of scope).
 //!
-//! Prints one JSON object: in-scope accuracy and out-of-scope recall, per domain and averaged,
-//! and the time per message.
+//! The embedding tier embeds every distinct text once (all-MiniLM-L6-v2 from `--model-dir`) and
+//! then works on the vectors. Prints one JSON object: in-scope accuracy and out-of-scope recall
+//! (also apart for `oos_val`, CLINC's general requests, and for the other domains), per domain
+//! and averaged, and the time per message.
 
 #![allow(clippy::print_stdout, reason = "the benchmark's report")]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use clap::Parser;
-use domain::guard::{FastGuard, GENERAL_REQUESTS, Intent, requests_of};
+use clap::{Parser, ValueEnum};
+use domain::guard::{
+    Decision, EmbeddingGuard, FastGuard, GENERAL_REQUESTS, Intent, Scoring, requests_of,
+};
 use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Tier {
+    Fast,
+    Embedding,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ScoringArg {
+    Nearest,
+    Centroid,
+}
 
 #[derive(Debug, Parser)]
 struct Args {
     /// The CLINC150 folder.
     #[arg(long, default_value = "bench/data/clinc150")]
     data: String,
+    /// Which tier of the guard to evaluate.
+    #[arg(long, value_enum, default_value = "fast")]
+    tier: Tier,
+    /// How the embedding tier scores an intent from its examples.
+    #[arg(long, value_enum, default_value = "nearest")]
+    scoring: ScoringArg,
+    /// The embedding model's folder (the `[guard].model_dir` setting; see crates/embed).
+    #[arg(long, env = embed::DIR_VAR, default_value = embed::DEFAULT_DIR)]
+    model_dir: PathBuf,
     /// Training examples per intent in the business setting.
     #[arg(long, default_value_t = 5)]
     examples: usize,
@@ -60,23 +86,104 @@ fn intents_of(train: &Split, names: &[String], per: usize) -> Vec<Intent> {
         .collect()
 }
 
-/// In-scope accuracy, out-of-scope recall, messages classified.
-fn score(guard: &FastGuard, in_scope: &[&(String, String)], oos: &[&str]) -> (f64, f64, usize) {
+/// One tier's guard, and what it needs to classify text.
+enum Guard<'a> {
+    Fast(FastGuard),
+    Embedding(EmbeddingGuard, &'a Vectors),
+}
+
+/// Every text of the evaluation, embedded once.
+struct Vectors(HashMap<String, Vec<f32>>);
+
+impl Vectors {
+    fn of(&self, text: &str) -> Vec<f32> {
+        self.0.get(text).cloned().unwrap_or_default()
+    }
+}
+
+impl Guard<'_> {
+    fn build<'v>(
+        tier: &Setup<'v>,
+        intents: &[Intent],
+        general: &[&str],
+        calibration: &[&str],
+        recall: f32,
+    ) -> Guard<'v> {
+        match tier {
+            Setup::Fast => {
+                Guard::Fast(FastGuard::new(intents, general).calibrate(calibration, recall))
+            }
+            Setup::Embedding(vectors, scoring) => {
+                let guard = EmbeddingGuard::from_vectors(
+                    intents
+                        .iter()
+                        .map(|i| {
+                            let v = i.examples.iter().map(|e| vectors.of(e)).collect();
+                            (i.name.clone(), v)
+                        })
+                        .collect(),
+                    general.iter().map(|g| vectors.of(g)).collect(),
+                    *scoring,
+                );
+                let oos: Vec<Vec<f32>> = calibration.iter().map(|t| vectors.of(t)).collect();
+                Guard::Embedding(guard.calibrate(&oos, recall), vectors)
+            }
+        }
+    }
+
+    fn classify(&self, text: &str) -> Decision {
+        match self {
+            Self::Fast(g) => g.classify(text),
+            Self::Embedding(g, vectors) => g.classify_vector(&vectors.of(text)),
+        }
+    }
+
+    fn threshold(&self) -> f32 {
+        match self {
+            Self::Fast(g) => g.threshold(),
+            Self::Embedding(g, _) => g.threshold(),
+        }
+    }
+}
+
+enum Setup<'v> {
+    Fast,
+    Embedding(&'v Vectors, Scoring),
+}
+
+#[expect(clippy::cast_precision_loss, reason = "counts")]
+fn share(n: usize, of: usize) -> f64 {
+    n as f64 / of.max(1) as f64
+}
+
+/// In-scope accuracy; out-of-scope recall over `oos` then `other`, over `oos` alone and over
+/// `other` alone; messages classified.
+fn score(
+    guard: &Guard<'_>,
+    in_scope: &[&(String, String)],
+    oos: &[&str],
+    other: &[&str],
+) -> (f64, [f64; 3], usize) {
     let correct = in_scope
         .iter()
         .filter(|(t, i)| guard.classify(t).intent() == Some(i.as_str()))
         .count();
-    let kept_out = oos
-        .iter()
-        .filter(|t| guard.classify(t).intent().is_none())
-        .count();
-    #[expect(clippy::cast_precision_loss, reason = "counts")]
-    let r = (
-        correct as f64 / in_scope.len().max(1) as f64,
-        kept_out as f64 / oos.len().max(1) as f64,
-        in_scope.len() + oos.len(),
-    );
-    r
+    let out = |texts: &[&str]| {
+        texts
+            .iter()
+            .filter(|t| guard.classify(t).intent().is_none())
+            .count()
+    };
+    let (kept_oos, kept_other) = (out(oos), out(other));
+    (
+        share(correct, in_scope.len()),
+        [
+            share(kept_oos + kept_other, oos.len() + other.len()),
+            share(kept_oos, oos.len()),
+            share(kept_other, other.len()),
+        ],
+        in_scope.len() + oos.len() + other.len(),
+    )
 }
 
 fn main() -> anyhow::Result<()> {
@@ -92,50 +199,98 @@ fn main() -> anyhow::Result<()> {
     let (oos_train, oos_val) = (split(&data, "oos_train")?, split(&data, "oos_val")?);
     let general = requests_of(GENERAL_REQUESTS);
 
+    let scoring = match args.scoring {
+        ScoringArg::Nearest => Scoring::Nearest,
+        ScoringArg::Centroid => Scoring::Centroid,
+    };
+    let mut embedding_report = Value::Null;
+    let vectors;
+    let setup = match args.tier {
+        Tier::Fast => Setup::Fast,
+        Tier::Embedding => {
+            let model = embed::MiniLm::load(&args.model_dir)?;
+            let mut texts: Vec<&str> = [&train, &val, &oos_train, &oos_val]
+                .into_iter()
+                .flatten()
+                .map(|(t, _)| t.as_str())
+                .chain(general.iter().copied())
+                .collect();
+            texts.sort_unstable();
+            texts.dedup();
+            let started = Instant::now();
+            let embedded = model.embed(&texts)?;
+            let seconds = started.elapsed().as_secs_f64();
+            #[expect(clippy::cast_precision_loss, reason = "counts")]
+            let per = seconds * 1e3 / texts.len() as f64;
+            embedding_report = json!({
+                "texts": texts.len(),
+                "seconds": seconds,
+                "ms_per_text_batched": per,
+                "threads": std::thread::available_parallelism().map_or(1, usize::from),
+            });
+            vectors = Vectors(texts.into_iter().map(str::to_owned).zip(embedded).collect());
+            Setup::Embedding(&vectors, scoring)
+        }
+    };
+
     // (a) Every intent, every example.
     let all: Vec<String> = domains.values().flatten().cloned().collect();
-    let guard = FastGuard::new(&intents_of(&train, &all, usize::MAX), &general).calibrate(
-        &oos_train
-            .iter()
-            .map(|(t, _)| t.as_str())
-            .collect::<Vec<_>>(),
+    let calibration: Vec<&str> = oos_train.iter().map(|(t, _)| t.as_str()).collect();
+    let guard = Guard::build(
+        &setup,
+        &intents_of(&train, &all, usize::MAX),
+        &general,
+        &calibration,
         args.recall,
     );
     let started = Instant::now();
     let in_scope: Vec<&(String, String)> = val.iter().collect();
     let oos: Vec<&str> = oos_val.iter().map(|(t, _)| t.as_str()).collect();
-    let (acc_a, rec_a, n_a) = score(&guard, &in_scope, &oos);
+    let (acc_a, rec_a, n_a) = score(&guard, &in_scope, &oos, &[]);
     #[expect(clippy::cast_precision_loss, reason = "counts")]
     let us_a = started.elapsed().as_secs_f64() * 1e6 / n_a as f64;
 
     // (b) One domain at a time.
     let mut per_domain = serde_json::Map::new();
-    let (mut acc_sum, mut rec_sum, mut us_sum) = (0.0, 0.0, 0.0);
+    let (mut acc_sum, mut rec_sum, mut us_sum) = (0.0, [0.0; 3], 0.0);
     for (domain, names) in &domains {
-        let guard = FastGuard::new(&intents_of(&train, names, args.examples), &general);
         let calibration: Vec<&str> = oos_train
             .iter()
             .chain(train.iter().filter(|(_, i)| !names.contains(i)))
             .map(|(t, _)| t.as_str())
             .collect();
-        let guard = guard.calibrate(&calibration, args.recall);
+        let guard = Guard::build(
+            &setup,
+            &intents_of(&train, names, args.examples),
+            &general,
+            &calibration,
+            args.recall,
+        );
         let in_scope: Vec<&(String, String)> =
             val.iter().filter(|(_, i)| names.contains(i)).collect();
-        let oos: Vec<&str> = oos_val
+        let other: Vec<&str> = val
             .iter()
-            .chain(val.iter().filter(|(_, i)| !names.contains(i)))
+            .filter(|(_, i)| !names.contains(i))
             .map(|(t, _)| t.as_str())
             .collect();
         let started = Instant::now();
-        let (acc, rec, n) = score(&guard, &in_scope, &oos);
+        let (acc, rec, n) = score(&guard, &in_scope, &oos, &other);
         #[expect(clippy::cast_precision_loss, reason = "counts")]
         let us = started.elapsed().as_secs_f64() * 1e6 / n as f64;
         acc_sum += acc;
-        rec_sum += rec;
+        for (s, r) in rec_sum.iter_mut().zip(rec) {
+            *s += r;
+        }
         us_sum += us;
         per_domain.insert(
             domain.clone(),
-            json!({"in_scope_accuracy": acc, "out_of_scope_recall": rec, "threshold": guard.threshold()}),
+            json!({
+                "in_scope_accuracy": acc,
+                "out_of_scope_recall": rec[0],
+                "oos_val_recall": rec[1],
+                "other_domains_recall": rec[2],
+                "threshold": guard.threshold(),
+            }),
         );
     }
     #[expect(clippy::cast_precision_loss, reason = "ten domains")]
@@ -143,13 +298,26 @@ fn main() -> anyhow::Result<()> {
     println!(
         "{:#}",
         json!({
-            "tier": "fast",
+            "tier": match args.tier { Tier::Fast => "fast", Tier::Embedding => "embedding" },
+            "scoring": match (args.tier, args.scoring) {
+                (Tier::Fast, _) => "nearest",
+                (_, ScoringArg::Nearest) => "nearest",
+                (_, ScoringArg::Centroid) => "centroid",
+            },
             "target_recall": args.recall,
-            "full_150": {"in_scope_accuracy": acc_a, "out_of_scope_recall": rec_a, "us_per_message": us_a},
+            "embedding": embedding_report,
+            "full_150": {
+                "in_scope_accuracy": acc_a,
+                "out_of_scope_recall": rec_a[0],
+                "threshold": guard.threshold(),
+                "us_per_message": us_a,
+            },
             "business": {
                 "examples_per_intent": args.examples,
                 "in_scope_accuracy": acc_sum / n,
-                "out_of_scope_recall": rec_sum / n,
+                "out_of_scope_recall": rec_sum[0] / n,
+                "oos_val_recall": rec_sum[1] / n,
+                "other_domains_recall": rec_sum[2] / n,
                 "us_per_message": us_sum / n,
                 "domains": per_domain,
             },
