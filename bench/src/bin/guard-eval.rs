@@ -6,7 +6,8 @@
 //! - (b) the business setting, once per domain: its 15 intents with `--examples` training
 //!   examples each, guichet's general requests as the generic set, the threshold calibrated for
 //!   `--recall` on `oos_train` and the other nine domains' training examples, evaluated on the
-//!   domain's `val` (in scope) and on `oos_val` plus the other domains' `val` (out of scope).
+//!   domain's `val` (in scope) and on `oos_val` plus the other domains' `val` (out of scope);
+//!   and again with the threshold calibrated on `oos_train` alone (general requests only).
 //!
 //! The embedding tier embeds every distinct text once (all-MiniLM-L6-v2 from `--model-dir`) and
 //! then works on the vectors. Prints one JSON object: in-scope accuracy and out-of-scope recall
@@ -45,15 +46,17 @@ struct Args {
     /// Which tier of the guard to evaluate.
     #[arg(long, value_enum, default_value = "fast")]
     tier: Tier,
-    /// How the embedding tier scores an intent from its examples.
-    #[arg(long, value_enum, default_value = "nearest")]
-    scoring: ScoringArg,
+    /// How the embedding tier scores an intent from its examples; several, comma-separated,
+    /// are evaluated on the same embeddings.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "nearest")]
+    scoring: Vec<ScoringArg>,
     /// The embedding model's folder (the `[guard].model_dir` setting; see crates/embed).
     #[arg(long, env = embed::DIR_VAR, default_value = embed::DEFAULT_DIR)]
     model_dir: PathBuf,
-    /// Training examples per intent in the business setting.
-    #[arg(long, default_value_t = 5)]
-    examples: usize,
+    /// Training examples per intent in the business setting; several, comma-separated, are
+    /// evaluated in one run.
+    #[arg(long, value_delimiter = ',', default_value = "5")]
+    examples: Vec<usize>,
     /// Target out-of-scope recall of the calibration.
     #[arg(long, default_value_t = 0.95)]
     recall: f32,
@@ -199,49 +202,101 @@ fn main() -> anyhow::Result<()> {
     let (oos_train, oos_val) = (split(&data, "oos_train")?, split(&data, "oos_val")?);
     let general = requests_of(GENERAL_REQUESTS);
 
-    let scoring = match args.scoring {
-        ScoringArg::Nearest => Scoring::Nearest,
-        ScoringArg::Centroid => Scoring::Centroid,
-    };
     let mut embedding_report = Value::Null;
-    let vectors;
-    let setup = match args.tier {
-        Tier::Fast => Setup::Fast,
-        Tier::Embedding => {
-            let model = embed::MiniLm::load(&args.model_dir)?;
-            let mut texts: Vec<&str> = [&train, &val, &oos_train, &oos_val]
-                .into_iter()
-                .flatten()
-                .map(|(t, _)| t.as_str())
-                .chain(general.iter().copied())
-                .collect();
-            texts.sort_unstable();
-            texts.dedup();
-            let started = Instant::now();
-            let embedded = model.embed(&texts)?;
-            let seconds = started.elapsed().as_secs_f64();
-            #[expect(clippy::cast_precision_loss, reason = "counts")]
-            let per = seconds * 1e3 / texts.len() as f64;
-            embedding_report = json!({
-                "texts": texts.len(),
-                "seconds": seconds,
-                "ms_per_text_batched": per,
-                "threads": std::thread::available_parallelism().map_or(1, usize::from),
-            });
-            vectors = Vectors(texts.into_iter().map(str::to_owned).zip(embedded).collect());
-            Setup::Embedding(&vectors, scoring)
-        }
+    let mut vectors = Vectors(HashMap::new());
+    if args.tier == Tier::Embedding {
+        let model = embed::MiniLm::load(&args.model_dir)?;
+        let mut texts: Vec<&str> = [&train, &val, &oos_train, &oos_val]
+            .into_iter()
+            .flatten()
+            .map(|(t, _)| t.as_str())
+            .chain(general.iter().copied())
+            .collect();
+        texts.sort_unstable();
+        texts.dedup();
+        let started = Instant::now();
+        let embedded = model.embed(&texts)?;
+        let seconds = started.elapsed().as_secs_f64();
+        #[expect(clippy::cast_precision_loss, reason = "counts")]
+        let per = seconds * 1e3 / texts.len() as f64;
+        embedding_report = json!({
+            "texts": texts.len(),
+            "seconds": seconds,
+            "ms_per_text_batched": per,
+            "threads": std::thread::available_parallelism().map_or(1, usize::from),
+        });
+        vectors = Vectors(texts.into_iter().map(str::to_owned).zip(embedded).collect());
+    }
+    let setups: Vec<(&str, Setup<'_>)> = match args.tier {
+        Tier::Fast => vec![("nearest", Setup::Fast)],
+        Tier::Embedding => args
+            .scoring
+            .iter()
+            .map(|s| match s {
+                ScoringArg::Nearest => ("nearest", Setup::Embedding(&vectors, Scoring::Nearest)),
+                ScoringArg::Centroid => ("centroid", Setup::Embedding(&vectors, Scoring::Centroid)),
+            })
+            .collect(),
     };
+    let data = Data {
+        domains: &domains,
+        train: &train,
+        val: &val,
+        oos_train: &oos_train,
+        oos_val: &oos_val,
+        general: &general,
+    };
+    let mut runs = Vec::new();
+    for (name, setup) in &setups {
+        runs.push(evaluate(&data, setup, name, &args.examples, args.recall));
+    }
+    println!(
+        "{:#}",
+        json!({
+            "tier": match args.tier { Tier::Fast => "fast", Tier::Embedding => "embedding" },
+            "target_recall": args.recall,
+            "embedding": embedding_report,
+            "runs": runs,
+        })
+    );
+    Ok(())
+}
 
+/// The splits and sets one evaluation reads.
+struct Data<'a> {
+    domains: &'a BTreeMap<String, Vec<String>>,
+    train: &'a Split,
+    val: &'a Split,
+    oos_train: &'a Split,
+    oos_val: &'a Split,
+    general: &'a [&'a str],
+}
+
+/// (a) and (b) for one tier and scoring, (b) once per number of examples.
+fn evaluate(
+    data: &Data<'_>,
+    setup: &Setup<'_>,
+    scoring: &str,
+    examples: &[usize],
+    recall: f32,
+) -> Value {
+    let Data {
+        domains,
+        train,
+        val,
+        oos_train,
+        oos_val,
+        general,
+    } = *data;
     // (a) Every intent, every example.
     let all: Vec<String> = domains.values().flatten().cloned().collect();
     let calibration: Vec<&str> = oos_train.iter().map(|(t, _)| t.as_str()).collect();
     let guard = Guard::build(
-        &setup,
-        &intents_of(&train, &all, usize::MAX),
-        &general,
+        setup,
+        &intents_of(train, &all, usize::MAX),
+        general,
         &calibration,
-        args.recall,
+        recall,
     );
     let started = Instant::now();
     let in_scope: Vec<&(String, String)> = val.iter().collect();
@@ -250,21 +305,47 @@ fn main() -> anyhow::Result<()> {
     #[expect(clippy::cast_precision_loss, reason = "counts")]
     let us_a = started.elapsed().as_secs_f64() * 1e6 / n_a as f64;
 
+    let full = json!({
+        "in_scope_accuracy": acc_a,
+        "out_of_scope_recall": rec_a[0],
+        "threshold": guard.threshold(),
+        "us_per_message": us_a,
+    });
+
     // (b) One domain at a time.
+    let per_examples: Vec<Value> = examples
+        .iter()
+        .map(|&per| business(data, setup, per, recall))
+        .collect();
+    json!({"scoring": scoring, "full_150": full, "business": per_examples})
+}
+
+/// (b): each domain's intents with `per` examples each, averaged over the domains.
+fn business(data: &Data<'_>, setup: &Setup<'_>, per: usize, recall: f32) -> Value {
+    let Data {
+        domains,
+        train,
+        val,
+        oos_train,
+        oos_val,
+        general,
+    } = *data;
+    let oos: Vec<&str> = oos_val.iter().map(|(t, _)| t.as_str()).collect();
     let mut per_domain = serde_json::Map::new();
     let (mut acc_sum, mut rec_sum, mut us_sum) = (0.0, [0.0; 3], 0.0);
-    for (domain, names) in &domains {
+    let mut general_sum = [0.0; 3];
+    for (domain, names) in domains {
         let calibration: Vec<&str> = oos_train
             .iter()
             .chain(train.iter().filter(|(_, i)| !names.contains(i)))
             .map(|(t, _)| t.as_str())
             .collect();
         let guard = Guard::build(
-            &setup,
-            &intents_of(&train, names, args.examples),
-            &general,
+            setup,
+            &intents_of(train, names, per),
+            general,
             &calibration,
-            args.recall,
+            recall,
         );
         let in_scope: Vec<&(String, String)> =
             val.iter().filter(|(_, i)| names.contains(i)).collect();
@@ -282,6 +363,19 @@ fn main() -> anyhow::Result<()> {
             *s += r;
         }
         us_sum += us;
+        // The same guard calibrated on general requests only (`oos_train`), as a business that
+        // gives no examples of neighbouring trades would calibrate it.
+        let general_only = Guard::build(
+            setup,
+            &intents_of(train, names, per),
+            general,
+            &calibration[..oos_train.len()],
+            recall,
+        );
+        let (acc_g, rec_g, _) = score(&general_only, &in_scope, &oos, &other);
+        general_sum[0] += acc_g;
+        general_sum[1] += rec_g[1];
+        general_sum[2] += rec_g[2];
         per_domain.insert(
             domain.clone(),
             json!({
@@ -290,38 +384,29 @@ fn main() -> anyhow::Result<()> {
                 "oos_val_recall": rec[1],
                 "other_domains_recall": rec[2],
                 "threshold": guard.threshold(),
+                "calibrated_on_general_only": {
+                    "in_scope_accuracy": acc_g,
+                    "oos_val_recall": rec_g[1],
+                    "other_domains_recall": rec_g[2],
+                    "threshold": general_only.threshold(),
+                },
             }),
         );
     }
     #[expect(clippy::cast_precision_loss, reason = "ten domains")]
     let n = domains.len() as f64;
-    println!(
-        "{:#}",
-        json!({
-            "tier": match args.tier { Tier::Fast => "fast", Tier::Embedding => "embedding" },
-            "scoring": match (args.tier, args.scoring) {
-                (Tier::Fast, _) => "nearest",
-                (_, ScoringArg::Nearest) => "nearest",
-                (_, ScoringArg::Centroid) => "centroid",
-            },
-            "target_recall": args.recall,
-            "embedding": embedding_report,
-            "full_150": {
-                "in_scope_accuracy": acc_a,
-                "out_of_scope_recall": rec_a[0],
-                "threshold": guard.threshold(),
-                "us_per_message": us_a,
-            },
-            "business": {
-                "examples_per_intent": args.examples,
-                "in_scope_accuracy": acc_sum / n,
-                "out_of_scope_recall": rec_sum[0] / n,
-                "oos_val_recall": rec_sum[1] / n,
-                "other_domains_recall": rec_sum[2] / n,
-                "us_per_message": us_sum / n,
-                "domains": per_domain,
-            },
-        })
-    );
-    Ok(())
+    json!({
+        "examples_per_intent": per,
+        "in_scope_accuracy": acc_sum / n,
+        "out_of_scope_recall": rec_sum[0] / n,
+        "oos_val_recall": rec_sum[1] / n,
+        "other_domains_recall": rec_sum[2] / n,
+        "us_per_message": us_sum / n,
+        "calibrated_on_general_only": {
+            "in_scope_accuracy": general_sum[0] / n,
+            "oos_val_recall": general_sum[1] / n,
+            "other_domains_recall": general_sum[2] / n,
+        },
+        "domains": per_domain,
+    })
 }
