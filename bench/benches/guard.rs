@@ -74,7 +74,7 @@ fn guard(c: &mut Criterion) {
         Ok(model) => model,
         Err(e) => panic!("{e}"),
     };
-    let embedding = EmbeddingGuard::new(&model, &intents, &general, Scoring::Nearest).unwrap();
+    let embedding = EmbeddingGuard::new(&model, &intents, &general, Scoring::default()).unwrap();
     c.bench_function("embedding tier: one message", |b| {
         b.iter(|| embedding.classify(&model, black_box(MESSAGE)).unwrap());
     });

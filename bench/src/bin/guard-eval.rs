@@ -48,7 +48,7 @@ struct Args {
     tier: Tier,
     /// How the embedding tier scores an intent from its examples; several, comma-separated,
     /// are evaluated on the same embeddings.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "nearest")]
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "centroid")]
     scoring: Vec<ScoringArg>,
     /// The embedding model's folder (the `[guard].model_dir` setting; see crates/embed).
     #[arg(long, env = embed::DIR_VAR, default_value = embed::DEFAULT_DIR)]

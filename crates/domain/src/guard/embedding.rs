@@ -18,11 +18,14 @@ pub trait Embed {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Scoring {
     /// The similarity of its nearest example: an intent phrased several ways stays several
-    /// targets, so a message close to any one phrasing is recognised.
-    #[default]
+    /// targets, so a message close to any one phrasing is recognised — but so is an
+    /// out-of-scope message close to one odd example.
     Nearest,
-    /// The similarity of the mean of its examples: steadier when the examples are noisy, but an
-    /// intent with distinct phrasings is blurred into one point.
+    /// The similarity of the mean of its examples. The default: on CLINC150 it beats
+    /// [`Scoring::Nearest`] with 5 examples per intent (73 % against 69 % in scope at 95 %
+    /// out-of-scope recall), with 10 and with 100 (see docs/BENCHMARKS.md), and it compares a
+    /// message with one vector per intent instead of one per example.
+    #[default]
     Centroid,
 }
 

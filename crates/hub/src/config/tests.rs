@@ -378,17 +378,11 @@ fn media_limits_out_of_range_are_named() {
 #[test]
 fn the_guards_model_folder_defaults_to_models_and_can_be_moved() {
     let s = Settings::load_from(None, sqlite_quick(&[])).expect("settings");
-    assert_eq!(
-        s.guard.model_dir,
-        std::path::Path::new("models/all-minilm-l6-v2")
-    );
+    assert_eq!(s.guard.model_dir, Path::new("models/all-minilm-l6-v2"));
     let s = Settings::load_from(
         None,
         sqlite_quick(&[("GUICHET_GUARD__MODEL_DIR", "/srv/guichet/minilm")]),
     )
     .expect("settings");
-    assert_eq!(
-        s.guard.model_dir,
-        std::path::Path::new("/srv/guichet/minilm")
-    );
+    assert_eq!(s.guard.model_dir, Path::new("/srv/guichet/minilm"));
 }
