@@ -76,3 +76,40 @@ pub fn locate(dir: &Path) -> Result<PathBuf, Error> {
     }
     Ok(base)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(dir: &Path, files: &[&str]) {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        for f in files {
+            std::fs::write(dir.join(f), b"").expect("write");
+        }
+    }
+
+    #[test]
+    fn the_files_are_found_in_the_folder_itself() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        touch(tmp.path(), &FILES);
+        assert_eq!(locate(tmp.path()).expect("found"), tmp.path());
+    }
+
+    #[test]
+    fn the_files_are_found_where_pip_install_target_puts_them() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let nested = tmp.path().join(PACKAGE_SUBDIR);
+        touch(&nested, &FILES);
+        assert_eq!(locate(tmp.path()).expect("found"), nested);
+    }
+
+    #[test]
+    fn a_missing_file_is_named_with_the_install_command() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        touch(tmp.path(), &["config.json", "tokenizer.json"]);
+        let err = locate(tmp.path()).expect_err("weights missing").to_string();
+        assert!(err.contains("model.safetensors is missing"), "{err}");
+        assert!(err.contains(INSTALL), "{err}");
+        assert!(err.contains(DIR_VAR), "{err}");
+    }
+}
