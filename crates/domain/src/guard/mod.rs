@@ -10,9 +10,9 @@
 //! - [`EmbeddingGuard`], over sentence embeddings (all-MiniLM-L6-v2 in guichet): milliseconds,
 //!   and it understands paraphrases the words alone miss.
 //!
-//! Both decide alike ([`decide`]): the message goes to the intent of its nearest example when
-//! that similarity reaches the threshold and beats the nearest generic request; otherwise it is
-//! out of scope. The threshold is calibrated per business ([`FastGuard::calibrate`],
+//! Both decide alike: the message goes to its most similar intent (nearest example, or for the
+//! embedding tier by default the centroid of the examples) when that similarity reaches the
+//! threshold and beats the nearest generic request; otherwise it is out of scope. The threshold is calibrated per business ([`FastGuard::calibrate`],
 //! [`EmbeddingGuard::calibrate`]) for a target out-of-scope recall on requests the business says
 //! are out of scope.
 
