@@ -113,6 +113,7 @@ fn assert_each_once(rig: &Rig, queued: &HashMap<String, Vec<i64>>) {
 
 #[tokio::test]
 async fn a_burst_to_500_customers_stays_under_meta_limits() {
+    let _alone = rig::PACE.write().await;
     for db in TestDb::all().await {
         burst(&db).await;
     }
@@ -165,6 +166,7 @@ async fn burst(db: &TestDb) {
 
 #[tokio::test]
 async fn faults_are_retried_and_never_deliver_twice() {
+    let _side = rig::PACE.read().await;
     for db in TestDb::all().await {
         faults(&db).await;
     }

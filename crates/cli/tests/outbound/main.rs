@@ -86,6 +86,7 @@ fn guichet_costs(db: &TestDb, args: &[&str]) -> String {
 
 #[tokio::test]
 async fn every_rule_agrees_with_the_sandbox() {
+    let _side = rig::PACE.read().await;
     for db in TestDb::all().await {
         rules(&db).await;
     }
@@ -262,6 +263,7 @@ async fn rules(db: &TestDb) {
 
 #[tokio::test]
 async fn media_and_templates_go_through_guichet() {
+    let _side = rig::PACE.read().await;
     for db in TestDb::all().await {
         media_and_templates(&db).await;
     }
