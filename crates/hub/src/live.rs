@@ -74,20 +74,10 @@ impl Live {
 
     /// Reads new events and broadcasts them until `stop` turns true.
     pub async fn run(self, store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
-        let mut last = loop {
-            match store.last_event_id().await {
-                Ok(id) => break id,
-                Err(e) => {
-                    tracing::warn!(error = %e, "live updates: cannot read the events table yet");
-                    tokio::select! {
-                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        _ = stop.changed() => return,
-                    }
-                }
-            }
-        };
-        // Events up to `floor` happened before anyone listened: never sent.
-        let mut floor = last;
+        // Where reading stands: `None` while nobody listens (nothing is read then, however
+        // often ingest wakes this task); set to the newest event when a first browser comes, so
+        // that it gets no backlog. Events up to `floor` happened before anyone listened.
+        let mut position: Option<(i64, i64)> = None;
         let mut sent = std::collections::BTreeSet::new();
         loop {
             tokio::select! {
@@ -96,14 +86,22 @@ impl Live {
                 _ = stop.changed() => return,
             }
             if self.tx.receiver_count() == 0 {
-                // Nobody listens: skip ahead, so that a first browser does not get a backlog.
-                if let Ok(id) = store.last_event_id().await {
-                    last = id;
-                    floor = id;
-                    sent.clear();
-                }
+                position = None;
                 continue;
             }
+            let (mut last, floor) = match position {
+                Some(p) => p,
+                None => match store.last_event_id().await {
+                    Ok(id) => {
+                        sent.clear();
+                        (id, id)
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "live updates: cannot read the events table");
+                        continue;
+                    }
+                },
+            };
             loop {
                 let from = (last - LOOKBACK).max(0);
                 let rows = match store.events_after(from, 500).await {
@@ -130,6 +128,7 @@ impl Live {
                     break;
                 }
             }
+            position = Some((last, floor));
         }
     }
 }
