@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 use store::{InboxItem, NewEvent};
 
-use super::inbox::conversation_id;
+use super::inbox::{ThreadPart, conversation_id};
 use super::{Agent, Layout, UiError, page};
 use crate::AppState;
 
@@ -355,30 +355,20 @@ pub async fn after_reply(state: &AppState, agent: &Agent, item: &InboxItem) -> R
     Ok(())
 }
 
-/// Moves the agent's read position to the conversation's newest message.
-pub async fn mark_read(state: &AppState, agent: &Agent, id: i64) -> Result<(), UiError> {
-    let Some(item) = state.store.inbox_item(id, agent.user_id).await? else {
+/// Moves the agent's read position to the newest message the thread showed, when it showed
+/// something unread (the thread read both; nothing is read again here).
+pub async fn mark_read(
+    state: &AppState,
+    agent: &Agent,
+    thread: &ThreadPart,
+) -> Result<(), UiError> {
+    let Some(message_id) = thread.read_up_to else {
         return Ok(());
     };
-    if item.unread == 0 {
-        return Ok(());
-    }
-    let newest = state
-        .store
-        .messages(
-            id,
-            &store::MessageQuery::Backward {
-                before: None,
-                limit: 1,
-            },
-        )
+    let mut tx = state.store.begin().await?;
+    tx.mark_read(agent.user_id, thread.id, message_id, state.clock.now_ms())
         .await?;
-    if let Some(m) = newest.first() {
-        let mut tx = state.store.begin().await?;
-        tx.mark_read(agent.user_id, id, m.id, state.clock.now_ms())
-            .await?;
-        tx.commit().await?;
-    }
+    tx.commit().await?;
     Ok(())
 }
 

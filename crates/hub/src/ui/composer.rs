@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use store::InboxItem;
 
-use super::inbox::{WindowView, conversation_id, display_name};
+use super::inbox::{conversation_id, display_name};
 use super::{Agent, UiError};
 use crate::AppState;
 use crate::outbound::{self, Draft, NotQueued};
@@ -56,7 +56,6 @@ pub async fn part(
     state: &AppState,
     agent: &Agent,
     item: &InboxItem,
-    _window: &WindowView,
 ) -> Result<ComposerPart, UiError> {
     let c = &item.view.conversation;
     let waba = outbound::number_of(&state.settings, &c.phone_number_id)
@@ -147,12 +146,7 @@ pub struct Compose {
 }
 
 /// Meta's send body for a composed message, or what is wrong with the form.
-fn body_of(
-    form: &Compose,
-    to: (&str, &str),
-    templates: &[store::TemplateRow],
-) -> Result<Value, String> {
-    let (key, recipient) = to;
+fn body_of(form: &Compose, templates: &[store::TemplateRow]) -> Result<Value, String> {
     let text = form.text.trim();
     let options: Vec<&str> = form
         .options
@@ -235,10 +229,7 @@ fn body_of(
         }
         other => return Err(format!("Unknown kind of message {other:?}.")),
     };
-    let mut body = inner;
-    body["messaging_product"] = json!("whatsapp");
-    body[key] = json!(recipient);
-    Ok(body)
+    Ok(inner)
 }
 
 /// The conversation's number, recipient and templates, for a draft.
@@ -259,19 +250,23 @@ async fn context(
     Ok((item, templates))
 }
 
-fn draft_of(
-    item: &InboxItem,
-    templates: &[store::TemplateRow],
-    form: &Compose,
-    agent: &Agent,
-) -> Result<Draft, String> {
+/// Who a send body names: the customer's WhatsApp id (`to`), else their business-scoped id
+/// (`recipient`).
+fn addressee(v: &store::ConversationView) -> Result<(&'static str, &str), String> {
+    match (&v.contact_wa_id, &v.contact_user_id) {
+        (Some(wa), _) => Ok(("to", wa.as_str())),
+        (None, Some(user)) => Ok(("recipient", user.as_str())),
+        (None, None) => Err("This contact has no WhatsApp id to write to.".into()),
+    }
+}
+
+/// An agent's draft from the kind's part of Meta's send body (`type` and its object): the
+/// addressee is added, and the whole read as the API reads a send.
+fn agent_draft(item: &InboxItem, mut body: Value, agent: &Agent) -> Result<Draft, String> {
     let v = &item.view;
-    let to = match (&v.contact_wa_id, &v.contact_user_id) {
-        (Some(wa), _) => ("to", wa.as_str()),
-        (None, Some(user)) => ("recipient", user.as_str()),
-        (None, None) => return Err("This contact has no WhatsApp id to write to.".into()),
-    };
-    let body = body_of(form, to, templates)?;
+    let (key, to) = addressee(v)?;
+    body["messaging_product"] = json!("whatsapp");
+    body[key] = json!(to);
     let request = wa::send::parse_send_value(&body).map_err(|e| e.to_string())?;
     let wa::send::OutboundRequest::Message(request) = request else {
         return Err("This is not a message.".into());
@@ -283,6 +278,15 @@ fn draft_of(
         store::Author::Agent(agent.user_id),
     )
     .map_err(|e| e.detail)
+}
+
+fn draft_of(
+    item: &InboxItem,
+    templates: &[store::TemplateRow],
+    form: &Compose,
+    agent: &Agent,
+) -> Result<Draft, String> {
+    agent_draft(item, body_of(form, templates)?, agent)
 }
 
 fn problem(status: StatusCode, detail: &str, next_step: Option<&str>) -> Response {
@@ -448,7 +452,14 @@ pub async fn attach(
     body: Bytes,
 ) -> Result<Response, UiError> {
     let id = conversation_id(&id)?;
-    let (item, _) = context(&state, &agent, id).await?;
+    let item = state
+        .store
+        .inbox_item(id, agent.user_id)
+        .await?
+        .ok_or_else(|| UiError::not_found("conversation"))?;
+    if let Err(detail) = addressee(&item.view) {
+        return Ok(problem(StatusCode::UNPROCESSABLE_ENTITY, &detail, None));
+    }
     let mime = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -488,18 +499,6 @@ pub async fn attach(
                 ));
             }
         };
-    let v = &item.view;
-    let (key, to) = match (&v.contact_wa_id, &v.contact_user_id) {
-        (Some(wa), _) => ("to", wa.clone()),
-        (None, Some(user)) => ("recipient", user.clone()),
-        (None, None) => {
-            return Ok(problem(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "This contact has no WhatsApp id.",
-                None,
-            ));
-        }
-    };
     let mut media = json!({ "id": media_id });
     if let Some(c) = q.caption.filter(|c| !c.trim().is_empty())
         && kind != "audio"
@@ -509,22 +508,10 @@ pub async fn attach(
     if kind == "document" {
         media["filename"] = json!(filename);
     }
-    let mut value = json!({ "messaging_product": "whatsapp", "type": kind, kind: media });
-    value[key] = json!(to);
-    let Ok(wa::send::OutboundRequest::Message(request)) = wa::send::parse_send_value(&value) else {
-        return Ok(problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "This file cannot be sent.",
-            None,
-        ));
+    let draft = match agent_draft(&item, json!({ "type": kind, kind: media }), &agent) {
+        Ok(d) => d,
+        Err(detail) => return Ok(problem(StatusCode::UNPROCESSABLE_ENTITY, &detail, None)),
     };
-    let draft = Draft::new(
-        v.conversation.phone_number_id.clone(),
-        request,
-        None,
-        store::Author::Agent(agent.user_id),
-    )
-    .map_err(|e| UiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.detail))?;
     queue(&state, &agent, &item, &draft, true).await
 }
 
@@ -555,7 +542,9 @@ mod tests {
             base("buttons", "Book it?", "Yes\nNo\nLater"),
             base("list", "Pick a slot", "9:00\n10:00"),
         ] {
-            let body = body_of(&form, ("to", "16505551234"), &[]).expect("body");
+            let mut body = body_of(&form, &[]).expect("body");
+            body["messaging_product"] = json!("whatsapp");
+            body["to"] = json!("16505551234");
             assert!(
                 wa::send::parse_send_value(&body).is_ok(),
                 "{}: {body}",
@@ -568,7 +557,7 @@ mod tests {
             (base("template", "", ""), "Choose a template"),
             (base("fax", "x", ""), "Unknown kind"),
         ] {
-            let e = body_of(&form, ("to", "1"), &[]).expect_err("refused");
+            let e = body_of(&form, &[]).expect_err("refused");
             assert!(e.contains(why), "{e}");
         }
     }

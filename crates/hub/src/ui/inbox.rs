@@ -413,6 +413,8 @@ pub struct ThreadPart {
     pub composer: super::composer::ComposerPart,
     pub qs: String,
     pub csrf: String,
+    /// The newest message shown, when the agent had not read it: reading marks up to it.
+    pub read_up_to: Option<i64>,
 }
 
 pub async fn thread_part(
@@ -553,7 +555,7 @@ pub async fn thread_part(
         now,
         state.settings.policy.window_warning.0 / 60,
     );
-    let composer = super::composer::part(state, agent, &item, &window).await?;
+    let composer = super::composer::part(state, agent, &item).await?;
     let subtitle = [
         item.view.contact_phone.clone(),
         item.view.contact_username.clone().map(|u| format!("@{u}")),
@@ -583,6 +585,9 @@ pub async fn thread_part(
         composer,
         qs,
         csrf: agent.csrf.clone(),
+        read_up_to: (item.unread > 0)
+            .then(|| rows.last().map(|m| m.id))
+            .flatten(),
     })
 }
 
@@ -702,7 +707,7 @@ pub async fn show(
     let id = conversation_id(&id)?;
     let names = names(&state).await?;
     let thread = thread_part(&state, &agent, id, filters.qs(), &names).await?;
-    super::actions::mark_read(&state, &agent, id).await?;
+    super::actions::mark_read(&state, &agent, &thread).await?;
     let list = list_part(&state, &agent, &filters, Some(id), &names).await?;
     let panel = super::panel::part(&state, &agent, id, &names).await?;
     Ok(page(&InboxPage {
@@ -741,7 +746,7 @@ pub async fn thread_fragment(
     let id = conversation_id(&id)?;
     let names = names(&state).await?;
     let thread = thread_part(&state, &agent, id, filters.qs(), &names).await?;
-    super::actions::mark_read(&state, &agent, id).await?;
+    super::actions::mark_read(&state, &agent, &thread).await?;
     Ok(page(&ThreadFragment { thread }))
 }
 
