@@ -218,30 +218,43 @@ impl UiError {
         Self::new(StatusCode::NOT_FOUND, format!("There is no such {what}."))
     }
 
+    /// Logs the cause with the caller's location (as the API does); the page says only that it
+    /// failed.
     #[track_caller]
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
-        let at = std::panic::Location::caller();
-        tracing::error!(%cause, file = at.file(), line = at.line(), "internal error in the UI");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong on our side; it was logged.",
-        )
+        crate::ApiError::internal(cause).into()
     }
+}
+
+/// The API's errors as pages: the same classification, status and next step, written as
+/// sentences.
+impl From<crate::ApiError> for UiError {
+    fn from(e: crate::ApiError) -> Self {
+        Self {
+            status: e.status,
+            message: sentence(&e.detail),
+            next_step: e.next_step.as_deref().map(sentence),
+        }
+    }
+}
+
+/// `the database is unavailable right now` → `The database is unavailable right now.`
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    if !out.is_empty() && !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
 }
 
 impl From<store::StoreError> for UiError {
     #[track_caller]
     fn from(e: store::StoreError) -> Self {
-        if e.is_transient() {
-            tracing::warn!(error = %e, "database unavailable");
-            Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The database is unavailable right now.",
-            )
-            .next_step("Try again in a few seconds.")
-        } else {
-            Self::internal(&e)
-        }
+        crate::ApiError::from(e).into()
     }
 }
 
@@ -257,5 +270,22 @@ impl IntoResponse for UiError {
             .render()
             .unwrap_or_else(|_| "<!doctype html><title>Error</title>Error".to_owned());
         (self.status, Html(html)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_errors_read_as_sentences_on_pages() {
+        let e: UiError = crate::ApiError::invalid("the body is empty")
+            .next_step("send the file's bytes")
+            .into();
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(e.message, "The body is empty.");
+        assert_eq!(e.next_step.as_deref(), Some("Send the file's bytes."));
+        assert_eq!(sentence("Done."), "Done.");
+        assert_eq!(sentence(""), "");
     }
 }
