@@ -540,27 +540,7 @@ async fn inbox_changes_cannot_be_forged() {
         ];
         for (path, fields) in &routes {
             let with_token: Vec<(&str, &str)> = [&[("_csrf", token.as_str())][..], fields].concat();
-            let page = camille.post(path, fields).await;
-            assert_eq!(page.status, StatusCode::FORBIDDEN, "{path} without a token");
-            let forged: Vec<(&str, &str)> = [&[("_csrf", "forged")][..], fields].concat();
-            let page = camille.post(path, &forged).await;
-            assert_eq!(
-                page.status,
-                StatusCode::FORBIDDEN,
-                "{path} with a forged token"
-            );
-            let page = camille
-                .post_with(path, &with_token, &[("origin", "https://evil.example")])
-                .await;
-            assert_eq!(
-                page.status,
-                StatusCode::FORBIDDEN,
-                "{path} from another origin"
-            );
-            let page = camille
-                .post_with(path, &with_token, &[("sec-fetch-site", "cross-site")])
-                .await;
-            assert_eq!(page.status, StatusCode::FORBIDDEN, "{path} cross-site");
+            camille.forge(path, fields, &token).await;
             let query = serde_urlencoded::to_string(&with_token).expect("query");
             let page = camille.get(&format!("{path}?{query}")).await;
             let expected = if path == "/settings/canned" {

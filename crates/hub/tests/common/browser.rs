@@ -238,3 +238,54 @@ pub async fn user_id(store: &dyn Store, username: &str) -> i64 {
         .expect("user")
         .id
 }
+
+/// What a state-changing route answered to the forgeries every CSRF test tries.
+pub struct Forgeries {
+    pub without_token: Page,
+    pub forged_token: Page,
+    pub foreign_origin: Page,
+    pub cross_site: Page,
+}
+
+impl Browser {
+    /// Posts `fields` to `path` without the token, with a forged one, and with the right one
+    /// from another origin and marked cross-site; asserts each is refused with 403.
+    pub async fn forge(&mut self, path: &str, fields: &[(&str, &str)], token: &str) -> Forgeries {
+        let with_token: Vec<(&str, &str)> = [&[("_csrf", token)][..], fields].concat();
+        let without_token = self.post(path, fields).await;
+        assert_eq!(
+            without_token.status,
+            StatusCode::FORBIDDEN,
+            "{path} without a token"
+        );
+        let forged: Vec<(&str, &str)> = [&[("_csrf", "forged")][..], fields].concat();
+        let forged_token = self.post(path, &forged).await;
+        assert_eq!(
+            forged_token.status,
+            StatusCode::FORBIDDEN,
+            "{path} with a wrong token"
+        );
+        let foreign_origin = self
+            .post_with(path, &with_token, &[("origin", "https://evil.example")])
+            .await;
+        assert_eq!(
+            foreign_origin.status,
+            StatusCode::FORBIDDEN,
+            "{path} from another origin"
+        );
+        let cross_site = self
+            .post_with(path, &with_token, &[("sec-fetch-site", "cross-site")])
+            .await;
+        assert_eq!(
+            cross_site.status,
+            StatusCode::FORBIDDEN,
+            "{path} marked cross-site"
+        );
+        Forgeries {
+            without_token,
+            forged_token,
+            foreign_origin,
+            cross_site,
+        }
+    }
+}
