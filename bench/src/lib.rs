@@ -9,5 +9,6 @@
 pub mod client;
 pub mod cpu;
 pub mod payload;
+pub mod process;
 pub mod report;
 pub mod table;

@@ -20,12 +20,13 @@
 )]
 
 use std::io::Write as _;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
 use guichet_bench::payload::sign;
+use guichet_bench::process::{Server, free_port};
 use guichet_bench::report::Latency;
 use serde_json::{Value, json};
 
@@ -52,15 +53,6 @@ struct Args {
     requests: usize,
     #[arg(long, default_value_t = 100)]
     live: usize,
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 const WORDS: &[&str] = &[
@@ -164,9 +156,7 @@ async fn main() -> anyhow::Result<()> {
         .database_url
         .clone()
         .unwrap_or_else(|| format!("sqlite:{}", dir.join("inbox.db").display()));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
     let env = [
         ("GUICHET_DATABASE_URL", db.clone()),

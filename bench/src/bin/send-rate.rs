@@ -19,12 +19,13 @@
     reason = "a benchmark's report and progress"
 )]
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
+use guichet_bench::process::{Server, free_port};
 use serde_json::{Value, json};
 
 const SECRET: &str = "bench-send-app-secret";
@@ -55,35 +56,6 @@ struct Args {
     headroom: f64,
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Server {
-    async fn stop(mut self) -> anyhow::Result<()> {
-        let pid = self.0.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status()?;
-        for _ in 0..200 {
-            if self.0.try_wait()?.is_some() {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        bail!("guichet did not stop on SIGTERM")
-    }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 fn number(i: usize) -> String {
