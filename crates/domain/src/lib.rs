@@ -4,8 +4,10 @@
 
 pub mod accounts;
 pub mod category;
+pub mod controller;
 pub mod conversation;
 pub mod delivery;
+pub mod flow;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;
 pub mod guard;
