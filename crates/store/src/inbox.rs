@@ -413,8 +413,8 @@ pub(crate) const SET_ASSIGNEE: &str = "UPDATE conversations SET assignee_id = $2
      updated_at_ms = $3 WHERE id = $1 AND assignee_id IS DISTINCT FROM $2";
 pub(crate) const SET_STATUS: &str = "UPDATE conversations SET status = $2, updated_at_ms = $3 \
      WHERE id = $1 AND status <> $2";
-pub(crate) const SET_HANDLER: &str = "UPDATE conversations SET handler = $2, updated_at_ms = $3 \
-     WHERE id = $1 AND handler <> $2";
+pub(crate) const SET_HANDLER: &str = "UPDATE conversations SET handler = $2, \
+     handler_at_ms = $3, updated_at_ms = $3 WHERE id = $1 AND handler <> $2";
 pub(crate) const CLEAR_LABELS: &str = "DELETE FROM conversation_labels WHERE conversation_id = $1";
 pub(crate) const UPSERT_LABEL: &str = "INSERT INTO labels (name, name_key, created_at_ms) \
      VALUES ($1, $2, $3) ON CONFLICT (name_key) DO NOTHING";

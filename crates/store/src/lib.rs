@@ -6,6 +6,7 @@
 //! writes of a transaction.
 
 mod accounts;
+mod bots;
 mod inbox;
 mod media;
 mod model;
@@ -23,6 +24,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use accounts::*;
+pub use bots::{
+    BotJobRow, BotSessionRow, BotStore, BotTx, DecisionCount, DecisionQuery, GuardDecisionRow,
+    HandoffCount, HolderRow, NewGuardDecision, NewHandoff,
+};
 pub use inbox::{
     Assignment, Author, CannedReply, ConversationCost, Inbox, InboxCounts, InboxItem, InboxQuery,
     InboxTx, LabelRow, NoteRow, StatRow,
@@ -179,7 +184,7 @@ pub async fn connect(url: &str, options: &Options) -> Result<Arc<dyn Store>> {
 
 /// guichet's storage. Implementations are cheap to share (`Arc<dyn Store>`).
 #[async_trait]
-pub trait Store: Accounts + Inbox + MediaStore + Send + Sync + fmt::Debug + 'static {
+pub trait Store: Accounts + BotStore + Inbox + MediaStore + Send + Sync + fmt::Debug + 'static {
     fn backend(&self) -> Backend;
 
     /// How many write transactions can usefully run at once: 1 on SQLite (one writer at a
@@ -261,7 +266,7 @@ pub trait Store: Accounts + Inbox + MediaStore + Send + Sync + fmt::Debug + 'sta
 
 /// A write transaction. Dropped without [`Tx::commit`], it rolls back.
 #[async_trait]
-pub trait Tx: InboxTx + MediaTx + Send {
+pub trait Tx: BotTx + InboxTx + MediaTx + Send {
     /// Takes up to `limit` pending inbound events, oldest first. On Postgres, rows claimed by
     /// another node's open transaction are skipped; the claim ends with this transaction.
     async fn claim_inbound(&mut self, limit: i64) -> Result<Vec<InboundEvent>>;

@@ -8,6 +8,7 @@
 //! Round trips cost more here than on SQLite, so a few statements do two things at once.
 
 mod accounts;
+mod bots;
 mod inbox;
 mod media;
 

@@ -39,7 +39,7 @@ impl FromSqliteRow for MediaRow {
 
 impl SqliteStore {
     /// One statement in a write transaction of its own.
-    async fn write_one<T>(
+    pub(super) async fn write_one<T>(
         &self,
         f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
     ) -> Result<T> {

@@ -34,6 +34,11 @@ pub(super) const MAIN: &[Migration] = &[
         "inbox",
         include_str!("../../migrations/sqlite/0005_inbox.sql"),
     ),
+    (
+        6,
+        "bots",
+        include_str!("../../migrations/sqlite/0006_bots.sql"),
+    ),
 ];
 
 /// The inbound journal.

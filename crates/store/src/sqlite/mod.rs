@@ -15,6 +15,7 @@
 //! power loss, not only a crash.
 
 mod accounts;
+mod bots;
 mod inbox;
 mod journal;
 mod media;
