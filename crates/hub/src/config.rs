@@ -51,6 +51,7 @@ struct Raw {
     log: RawLog,
     ui: RawUi,
     guard: RawGuard,
+    bots: RawBots,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -120,6 +121,8 @@ struct RawNumber {
     portfolio: Option<String>,
     #[serde(default)]
     throughput_mps: Option<u32>,
+    #[serde(default)]
+    bot_flow: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -186,6 +189,20 @@ struct RawMedia {
 #[serde(deny_unknown_fields)]
 struct RawGuard {
     model_dir: String,
+    tier: String,
+    recall: f32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBots {
+    flow: String,
+    backend_url: String,
+    backend_token: String,
+    backend_timeout_ms: u64,
+    hand_back_after_resolve: bool,
+    hand_back_after_idle_hours: u32,
+    max_attempts: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -215,6 +232,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub ui: UiSettings,
     pub guard: GuardSettings,
+    pub bots: BotSettings,
 }
 
 /// The scope guard's settings.
@@ -222,6 +240,47 @@ pub struct Settings {
 pub struct GuardSettings {
     /// The sentence-embedding model's folder (crate `embed`), relative to the working folder.
     pub model_dir: std::path::PathBuf,
+    pub tier: GuardTier,
+    /// The out-of-scope recall the threshold is calibrated for.
+    pub recall: f32,
+}
+
+/// Which tier of the scope guard bots use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuardTier {
+    /// Lexical: nothing to install, microseconds.
+    Fast,
+    /// all-MiniLM-L6-v2 sentence embeddings: milliseconds, understands paraphrases.
+    Embedding,
+}
+
+impl GuardTier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fast => "fast",
+            Self::Embedding => "embedding",
+        }
+    }
+}
+
+/// The bots: a flow per business number that has one, and how they reach the business's back-end.
+#[derive(Debug, Clone)]
+pub struct BotSettings {
+    /// Each bot number's flow, validated.
+    pub flows: std::collections::BTreeMap<String, std::sync::Arc<domain::flow::Flow>>,
+    pub backend_url: String,
+    pub backend_token: Option<String>,
+    pub backend_timeout: Duration,
+    pub hand_back: domain::controller::HandBack,
+    /// Attempts at answering one customer message before giving it up to a human.
+    pub max_attempts: u32,
+}
+
+impl BotSettings {
+    /// The flow of a number, if it has a bot.
+    pub fn flow(&self, phone_number_id: &str) -> Option<&std::sync::Arc<domain::flow::Flow>> {
+        self.flows.get(phone_number_id)
+    }
 }
 
 /// The agent UI's sessions.
@@ -602,6 +661,8 @@ impl Raw {
         }
 
         let mut numbers: Vec<NumberSettings> = Vec::new();
+        // (key, phone number id, flow file) of every number with a bot.
+        let mut bot_flows: Vec<(String, String, String)> = Vec::new();
         let quick = [&self.phone_number_id, &self.waba_id]
             .iter()
             .any(|s| !s.is_empty());
@@ -622,6 +683,19 @@ impl Raw {
                 portfolio: self.portfolio.clone(),
                 throughput_mps: self.outbound.throughput_mps,
             });
+            if !self.bots.flow.is_empty() {
+                bot_flows.push((
+                    "bots.flow".into(),
+                    self.phone_number_id.clone(),
+                    self.bots.flow.clone(),
+                ));
+            }
+        } else if !self.bots.flow.is_empty() {
+            problems.push(
+                "`bots.flow` is the quick-start number's bot, but no quick-start number is set: \
+                 set `phone_number_id`, or give the flow as `bot_flow` in its [[numbers]] entry"
+                    .into(),
+            );
         }
         for (i, n) in self.numbers.iter().enumerate() {
             if !apps.iter().any(|a| a.name == n.app) {
@@ -645,6 +719,13 @@ impl Raw {
                     .unwrap_or_else(|| self.portfolio.clone()),
                 throughput_mps: n.throughput_mps.unwrap_or(self.outbound.throughput_mps),
             });
+            if let Some(flow) = n.bot_flow.as_ref().filter(|f| !f.is_empty()) {
+                bot_flows.push((
+                    format!("numbers[{i}].bot_flow"),
+                    n.phone_number_id.clone(),
+                    flow.clone(),
+                ));
+            }
         }
         for (i, n) in numbers.iter().enumerate() {
             let key = if quick && i == 0 {
@@ -727,6 +808,8 @@ impl Raw {
             .policy
             .validate(pricing.cards.currency(), &mut problems);
         let ui = self.ui.validate(&mut problems);
+        let guard = self.guard.validate(&mut problems);
+        let bots = self.bots.validate(bot_flows, &mut problems);
         let format = match self.log.format.as_str() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -775,10 +858,98 @@ impl Raw {
                 level: self.log.level,
             },
             ui,
-            guard: GuardSettings {
-                model_dir: self.guard.model_dir.into(),
-            },
+            guard,
+            bots,
         })
+    }
+}
+
+impl RawGuard {
+    fn validate(&self, problems: &mut Vec<String>) -> GuardSettings {
+        let tier = match self.tier.as_str() {
+            "fast" => GuardTier::Fast,
+            "embedding" => GuardTier::Embedding,
+            other => {
+                problems.push(format!(
+                    "`guard.tier` = {other:?}: expected \"embedding\" (all-MiniLM-L6-v2, installed in `guard.model_dir`) or \"fast\" (nothing to install)"
+                ));
+                GuardTier::Fast
+            }
+        };
+        if !(0.5..=0.999).contains(&self.recall) {
+            problems.push(format!(
+                "`guard.recall` = {}: expected between 0.5 and 0.999 (the share of general requests kept out; 0.95 is the default)",
+                self.recall
+            ));
+        }
+        GuardSettings {
+            model_dir: self.model_dir.clone().into(),
+            tier,
+            recall: self.recall,
+        }
+    }
+}
+
+impl RawBots {
+    fn validate(
+        &self,
+        flows: Vec<(String, String, String)>,
+        problems: &mut Vec<String>,
+    ) -> BotSettings {
+        let backend_url = self.backend_url.trim_end_matches('/').to_owned();
+        if !backend_url.is_empty()
+            && !(backend_url.starts_with("http://") || backend_url.starts_with("https://"))
+        {
+            problems.push(format!(
+                "`bots.backend_url` = {backend_url:?} is not an http(s) URL: give the base address of the business back-end the flows call"
+            ));
+        }
+        if self.backend_timeout_ms == 0 || self.max_attempts == 0 {
+            problems.push("`bots.backend_timeout_ms` and `bots.max_attempts` must be positive".into());
+        }
+        let mut parsed = std::collections::BTreeMap::new();
+        for (key, number, file) in flows {
+            let text = match std::fs::read_to_string(&file) {
+                Ok(text) => text,
+                Err(e) => {
+                    problems.push(format!(
+                        "`{key}` = {file:?} cannot be read ({e}): give the path of a flow file (docs/bots.md), relative to the folder guichet runs in"
+                    ));
+                    continue;
+                }
+            };
+            match domain::flow::Flow::parse(&text) {
+                Ok(flow) => {
+                    let calls = flow
+                        .steps
+                        .values()
+                        .any(|s| matches!(s.kind, domain::flow::StepKind::Call(_)));
+                    if calls && backend_url.is_empty() {
+                        problems.push(format!(
+                            "`{key}` = {file:?} calls the business back-end, but `bots.backend_url` is empty: set it"
+                        ));
+                    }
+                    parsed.insert(number, std::sync::Arc::new(flow));
+                }
+                Err(e) => {
+                    for p in e.problems {
+                        problems.push(format!("`{key}` = {file:?}: {p}"));
+                    }
+                }
+            }
+        }
+        BotSettings {
+            flows: parsed,
+            backend_url,
+            backend_token: (!self.backend_token.is_empty()).then(|| self.backend_token.clone()),
+            backend_timeout: Duration::from_millis(self.backend_timeout_ms),
+            hand_back: domain::controller::HandBack {
+                after_resolve: self.hand_back_after_resolve,
+                after_idle_hours: (self.hand_back_after_idle_hours > 0)
+                    .then_some(self.hand_back_after_idle_hours),
+            },
+            max_attempts: self.max_attempts,
+        }
     }
 }
 

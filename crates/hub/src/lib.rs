@@ -7,6 +7,7 @@
 
 mod api;
 pub mod appender;
+pub mod bots;
 pub mod clock;
 pub mod config;
 mod error;
@@ -88,6 +89,13 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     settings.media_dir()?;
     let settings = Arc::new(settings);
+    // Bots' guards are built before anything is served: a missing model stops start-up with how
+    // to install it, rather than leaving customers unanswered.
+    let bots = {
+        let settings = settings.clone();
+        Arc::new(tokio::task::spawn_blocking(move || bots::Bots::build(&settings)).await??)
+    };
+    let bot_wake = Arc::new(Notify::new());
     let metrics = Arc::new(Metrics::new());
     let wake = Arc::new(Notify::new());
     let (appender, append_tasks) =
@@ -102,6 +110,7 @@ pub async fn run(
         clock: clock.clone(),
         wake,
         media_wake: media_wake.clone(),
+        bot_wake: bot_wake.clone(),
         live: live.clone(),
     };
     // On Postgres several workers ingest at once (their claims skip each other's rows).
@@ -164,6 +173,8 @@ pub async fn run(
         live,
         template_sync_asked_ms: std::sync::atomic::AtomicI64::new(i64::MIN),
     });
+    let (bots_stop_tx, bots_stop_rx) = watch::channel(false);
+    let bot_loop = bots::start(&state, bots, node_name(), bot_wake, bots_stop_rx);
     let app = router(state.clone());
     tracing::info!(address = %listener.local_addr()?, "guichet is listening");
     // The peer's address reaches handlers (sessions and sign-in attempts record it).
@@ -176,6 +187,11 @@ pub async fn run(
         })
         .await?;
 
+    // The bot loop holds the state: it finishes its turn and stops first.
+    let _ = bots_stop_tx.send(true);
+    if let Some(task) = bot_loop {
+        let _ = task.await;
+    }
     // No request is in flight any more: the last appender handle goes with the state, the
     // writer drains its queue and stops; then ingest finishes its batch.
     drop(state);

@@ -140,6 +140,9 @@ pub trait BotStore: Send + Sync {
 
     async fn bot_session(&self, conversation_id: i64) -> Result<Option<BotSessionRow>>;
 
+    /// Who holds a conversation, read outside any transaction.
+    async fn holder_now(&self, conversation_id: i64) -> Result<Option<HolderRow>>;
+
     /// Decisions, newest first.
     async fn guard_decisions(&self, query: &DecisionQuery) -> Result<Vec<GuardDecisionRow>>;
 

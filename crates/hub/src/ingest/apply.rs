@@ -2,6 +2,7 @@
 //! ingest transaction. Every item of the batch is handled; an item seen before changes nothing.
 
 use domain::Timestamp;
+use domain::controller::{Happening, Holder, holder_of};
 use domain::conversation::{Activity, ConversationStatus};
 use domain::delivery::{Delivery, Failure, Step};
 use domain::identity::{
@@ -174,6 +175,7 @@ impl Ingest<'_> {
         if let Content::System(system) = &m.content {
             self.system_message(contact_id, system, at).await?;
         }
+        self.controller(number, &conversation, message_id).await?;
         self.keyword(number, contact_id, &m.content, m.timestamp)
             .await?;
         let payload = json!({
@@ -192,6 +194,47 @@ impl Ingest<'_> {
             payload,
         )
         .await
+    }
+
+    /// The controller's rules for a customer's message: a resolved (or brand-new) conversation
+    /// of a bot number goes to the bot (or to the queue for a human), and a bot-held one gets a
+    /// job for the bot loop — in this transaction, so that no message a bot holds goes
+    /// unanswered.
+    async fn controller(
+        &mut self,
+        number: &str,
+        before: &store::ConversationRow,
+        message_id: i64,
+    ) -> Result<()> {
+        if self.settings.bots.flow(number).is_none() {
+            return Ok(());
+        }
+        let Some(row) = self.tx.holder(before.id).await? else {
+            return Ok(());
+        };
+        // Nobody holds a conversation that had no message yet: it starts like a resolved one.
+        let from = if before.message_count == 0 {
+            Holder::Resolved
+        } else {
+            holder_of(&before.status, &row.handler)
+        };
+        let t = crate::bots::controller::apply_from(
+            &mut *self.tx,
+            self.settings,
+            before.id,
+            number,
+            from,
+            Happening::CustomerMessage,
+            None,
+            self.now_ms,
+        )
+        .await?;
+        if t.map_or(from, |t| t.to) == Holder::Bot {
+            self.tx
+                .queue_bot_job(before.id, message_id, self.now_ms)
+                .await?;
+        }
+        Ok(())
     }
 
     /// A message's file is downloaded later, but queued now, in the transaction that records
@@ -341,6 +384,16 @@ impl Ingest<'_> {
             .await?;
         // Statuses may have arrived before the echo itself.
         self.replay_statuses(&echo.id).await?;
+        // Someone answered from the business's phone: the bot pauses (coexistence).
+        crate::bots::controller::apply(
+            &mut *self.tx,
+            self.settings,
+            conversation.id,
+            Happening::PhoneReply,
+            None,
+            self.now_ms,
+        )
+        .await?;
         let activity = Activity {
             last_message_at: Some(Timestamp::from_unix(conversation.last_message_at)),
             last_inbound_at: conversation.last_inbound_at.map(Timestamp::from_unix),

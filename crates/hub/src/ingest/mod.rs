@@ -30,6 +30,8 @@ pub struct Worker {
     pub wake: Arc<Notify>,
     /// Wakes the media downloader when a batch queued media.
     pub media_wake: Arc<Notify>,
+    /// Wakes the bot loop: a batch may have queued customer messages for a bot.
+    pub bot_wake: Arc<Notify>,
     /// Tells the agents' live feed that events were written.
     pub live: crate::live::Live,
 }
@@ -150,6 +152,7 @@ impl Worker {
         }
         if !events.is_empty() {
             self.live.poke();
+            self.bot_wake.notify_one();
         }
         for ms in latencies {
             #[expect(clippy::cast_precision_loss, reason = "milliseconds fit in f64")]

@@ -121,7 +121,7 @@ impl Wakers {
         self.by_number.get(phone_number_id).cloned()
     }
 
-    fn wake(&self, phone_number_id: &str) {
+    pub fn wake(&self, phone_number_id: &str) {
         if let Some(n) = self.by_number.get(phone_number_id) {
             n.notify_one();
         }
@@ -467,17 +467,35 @@ impl From<store::StoreError> for NotQueued {
 /// transaction.
 pub async fn enqueue(state: &AppState, draft: &Draft) -> Result<(Queued, Assessment), NotQueued> {
     let assessment = assess(state, draft).await?;
+    let mut tx = state.store.begin().await?;
+    let queued = queue_in(state, tx.as_mut(), draft, &assessment).await?;
+    tx.commit().await?;
+    state.wakers.wake(&draft.phone_number_id);
+    Ok((queued, assessment))
+}
+
+/// Records an assessed draft with its outbox and ledger rows in `tx`, which the caller commits
+/// (and then wakes the number's sender). A refused draft is not recorded.
+pub async fn queue_in(
+    state: &AppState,
+    tx: &mut dyn store::Tx,
+    draft: &Draft,
+    assessment: &Assessment,
+) -> Result<Queued, NotQueued> {
     let clearance = match &assessment.verdict {
         Verdict::Allowed(c) => c.clone(),
-        Verdict::Refused(_) => return Err(NotQueued::Refused(Box::new(assessment))),
+        Verdict::Refused(r) => {
+            return Err(NotQueued::Error(ApiError::invalid(format!(
+                "refused by preflight: {r:?}"
+            ))));
+        }
     };
     let settings = &state.settings;
     let number = number_of(settings, &draft.phone_number_id)?;
     let now_ms = assessment.now_ms;
     let now_s = now_ms.div_euclid(1000);
-    let mut tx = state.store.begin().await?;
     // Looked up again inside the transaction: a first send to a new customer may race another.
-    let contact_id = contact_in(tx.as_mut(), number, &draft.recipient, now_ms).await?;
+    let contact_id = contact_in(tx, number, &draft.recipient, now_ms).await?;
     let conversation = tx
         .conversation_for(&number.phone_number_id, contact_id, now_ms)
         .await?;
@@ -574,16 +592,11 @@ pub async fn enqueue(state: &AppState, draft: &Draft) -> Result<(Queued, Assessm
         created_at_ms: now_ms,
     })
     .await?;
-    tx.commit().await?;
-    state.wakers.wake(&number.phone_number_id);
-    Ok((
-        Queued {
-            message_id,
-            conversation_id: conversation.id,
-            not_before_ms,
-        },
-        assessment,
-    ))
+    Ok(Queued {
+        message_id,
+        conversation_id: conversation.id,
+        not_before_ms,
+    })
 }
 
 /// A line for lists and search.

@@ -67,6 +67,13 @@ impl BotStore for PgStore {
             .await?)
     }
 
+    async fn holder_now(&self, conversation_id: i64) -> Result<Option<HolderRow>> {
+        Ok(sqlx::query_as(sql::HOLDER)
+            .bind(conversation_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     async fn guard_decisions(&self, q: &DecisionQuery) -> Result<Vec<GuardDecisionRow>> {
         Ok(sqlx::query_as(sql::GUARD_DECISIONS)
             .bind(q.from_ms)

@@ -152,6 +152,11 @@ impl BotStore for SqliteStore {
             .await
     }
 
+    async fn holder_now(&self, conversation_id: i64) -> Result<Option<HolderRow>> {
+        self.read(move |c| one(c, sql::HOLDER, [conversation_id]))
+            .await
+    }
+
     async fn guard_decisions(&self, q: &DecisionQuery) -> Result<Vec<GuardDecisionRow>> {
         let q = q.clone();
         self.read(move |c| {
