@@ -10,8 +10,8 @@ use wa::send::{
 
 use super::template::{fill, fill_with, lookup, path_segment};
 use super::{
-    Call, Choice, Flow, HUMAN_REPLY, MENU_REPLY, MAX_ID, MAX_ROW_DESCRIPTION, MAX_ROW_TITLE,
-    MAX_ROWS, Method, StepKind, Target, Vars, normalise,
+    Call, Choice, Flow, HUMAN_REPLY, MAX_ID, MAX_ROW_DESCRIPTION, MAX_ROW_TITLE, MAX_ROWS,
+    MENU_REPLY, Method, StepKind, Target, Vars, normalise,
 };
 use crate::guard::Decision;
 
@@ -300,7 +300,11 @@ impl Run<'_> {
             return self.handoff(true);
         }
         let at = self.session.at.clone();
-        if let Some(StepKind::Ask(ask)) = at.as_deref().and_then(|a| self.flow.steps.get(a)).map(|s| &s.kind) {
+        if let Some(StepKind::Ask(ask)) = at
+            .as_deref()
+            .and_then(|a| self.flow.steps.get(a))
+            .map(|s| &s.kind)
+        {
             let answer = typed.trim();
             let fits = !answer.is_empty()
                 && answer.chars().count() <= ask.max_chars
@@ -438,9 +442,10 @@ impl Run<'_> {
                         rows.push(ListRow {
                             id: id.clone(),
                             title: truncated(&fill(&l.title, &vars), MAX_ROW_TITLE),
-                            description: l.description.as_ref().map(|d| {
-                                truncated(&fill(d, &vars), MAX_ROW_DESCRIPTION)
-                            }),
+                            description: l
+                                .description
+                                .as_ref()
+                                .map(|d| truncated(&fill(d, &vars), MAX_ROW_DESCRIPTION)),
                         });
                         self.session.offered.push((id, item));
                     }

@@ -222,7 +222,7 @@ impl Flow {
             problems: vec![e.to_string().trim_end().to_owned()],
         })?;
         let mut v = Validator::default();
-        let flow = v.flow(raw);
+        let flow = v.flow(&raw);
         if v.problems.is_empty() {
             Ok(flow)
         } else {
@@ -248,7 +248,10 @@ impl Flow {
 pub fn normalise(text: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     let mut out = String::with_capacity(text.len());
-    for c in text.nfd().filter(|c| !unicode_normalization::char::is_combining_mark(*c)) {
+    for c in text
+        .nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+    {
         if c.is_alphanumeric() {
             out.extend(c.to_lowercase());
         } else if !out.ends_with(' ') && !out.is_empty() {
@@ -441,7 +444,7 @@ impl Validator {
         self.problems.push(format!("{at}: {what}"));
     }
 
-    fn flow(&mut self, raw: RawFlow) -> Flow {
+    fn flow(&mut self, raw: &RawFlow) -> Flow {
         let b = &raw.bot;
         for (key, value) in [
             ("name", &b.name),
@@ -461,7 +464,10 @@ impl Validator {
         self.title("[bot] human_label", &b.human_label, MAX_BUTTON_TITLE);
         self.title("[bot] menu_label", &b.menu_label, MAX_BUTTON_TITLE);
         if raw.steps.is_empty() {
-            self.problem("[steps]", "the flow has no steps: add at least `[steps.menu]`");
+            self.problem(
+                "[steps]",
+                "the flow has no steps: add at least `[steps.menu]`",
+            );
         } else if !raw.steps.contains_key(&b.start) {
             self.missing("[bot] start", &b.start, &raw.steps);
         }
@@ -529,7 +535,10 @@ impl Validator {
     fn text(&mut self, at: &str, text: &str, max: usize) {
         let n = text.chars().count();
         if n > max {
-            self.problem(at, format!("is {n} characters; WhatsApp takes at most {max}"));
+            self.problem(
+                at,
+                format!("is {n} characters; WhatsApp takes at most {max}"),
+            );
         }
     }
 
@@ -569,11 +578,7 @@ impl Validator {
         }
     }
 
-    fn intents(
-        &mut self,
-        raw: &[RawIntent],
-        steps: &BTreeMap<String, RawStep>,
-    ) -> Vec<FlowIntent> {
+    fn intents(&mut self, raw: &[RawIntent], steps: &BTreeMap<String, RawStep>) -> Vec<FlowIntent> {
         let mut names = BTreeSet::new();
         let mut out = Vec::new();
         for i in raw {
@@ -600,7 +605,10 @@ impl Validator {
                 (Some(goto), None, false) => Target::Step(self.goto(&at, goto, steps)),
                 (None, Some(answer), false) => {
                     self.text(&at, answer, MAX_TEXT);
-                    if template::placeholders(answer).iter().any(|p| !p.starts_with("customer")) {
+                    if template::placeholders(answer)
+                        .iter()
+                        .any(|p| !p.starts_with("customer"))
+                    {
                         self.problem(&at, "an FAQ answer may only use `{{customer.…}}`");
                     }
                     Target::Answer(answer.clone())
@@ -719,7 +727,10 @@ impl Validator {
                 self.problem(&format!("{at} say"), "is empty: write it or leave it out");
             }
         } else if interactive || s.ask.is_some() {
-            self.problem(&at, "needs `say`: the text above its choices, or its question");
+            self.problem(
+                &at,
+                "needs `say`: the text above its choices, or its question",
+            );
         } else if count == 0 {
             self.problem(&at, "does nothing: give it `say`, or one of `buttons`, `list`, `list_from`, `ask`, `call`, `handoff`, `end`");
         }
@@ -780,16 +791,16 @@ impl Validator {
         } else if let Some(a) = &s.ask {
             let here = format!("{at} ask");
             self.variable(&format!("{here}.save"), &a.save);
-            let pattern = a
-                .pattern
-                .as_ref()
-                .and_then(|p| match regex::Regex::new(p) {
-                    Ok(r) => Some(r),
-                    Err(e) => {
-                        self.problem(&format!("{here}.pattern"), format!("is not a regular expression: {e}"));
-                        None
-                    }
-                });
+            let pattern = a.pattern.as_ref().and_then(|p| match regex::Regex::new(p) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    self.problem(
+                        &format!("{here}.pattern"),
+                        format!("is not a regular expression: {e}"),
+                    );
+                    None
+                }
+            });
             if a.max_chars == 0 {
                 self.problem(&format!("{here}.max_chars"), "must be at least 1");
             }

@@ -119,10 +119,16 @@ fn the_example_parses_into_typed_steps() {
     let f = shop();
     assert_eq!(f.start, "menu");
     assert_eq!(f.intents.len(), 3);
-    assert_eq!(f.intents[1].target, Target::Answer("We are open 9 to 18, {{customer.name}}.".into()));
+    assert_eq!(
+        f.intents[1].target,
+        Target::Answer("We are open 9 to 18, {{customer.name}}.".into())
+    );
     assert!(matches!(f.steps["lookup"].kind, StepKind::Call(ref c) if c.method == Method::Get));
     assert!(f.steps["pick"].kind.waits());
-    assert_eq!(f.guard_intents()[0].examples, ["where is my order", "track my parcel"]);
+    assert_eq!(
+        f.guard_intents()[0].examples,
+        ["where is my order", "track my parcel"]
+    );
 }
 
 #[test]
@@ -142,19 +148,41 @@ fn a_general_request_is_deflected_with_a_human_and_the_menu_offered() {
     let d = out_of_scope(true);
     let t = f.turn(None, customer(), text("write me a poem", Some(&d)));
     assert!(t.deflected);
-    assert_eq!(texts(&t), ["Hello Ana!", "[I can only help with your orders.]"]);
-    let SendBody::Interactive(i) = &t.say[1] else { panic!() };
-    let InteractiveAction::Buttons(b) = &i.action else { panic!() };
+    assert_eq!(
+        texts(&t),
+        ["Hello Ana!", "[I can only help with your orders.]"]
+    );
+    let SendBody::Interactive(i) = &t.say[1] else {
+        panic!()
+    };
+    let InteractiveAction::Buttons(b) = &i.action else {
+        panic!()
+    };
     assert_eq!(b[0].id, HUMAN_REPLY);
     assert_eq!(b[1].id, MENU_REPLY);
     // Later in the conversation, anything out of scope is deflected, whatever its neighbour.
-    let again = f.turn(Some(t.session.clone()), customer(), text("tell me a joke", Some(&out_of_scope(false))));
+    let again = f.turn(
+        Some(t.session.clone()),
+        customer(),
+        text("tell me a joke", Some(&out_of_scope(false))),
+    );
     assert!(again.deflected);
-    assert_eq!(again.session.at, t.session.at, "the customer stays where they were");
+    assert_eq!(
+        again.session.at, t.session.at,
+        "the customer stays where they were"
+    );
     // The deflection's buttons work.
-    let human = f.turn(Some(again.session.clone()), customer(), Input::Reply { id: HUMAN_REPLY });
+    let human = f.turn(
+        Some(again.session.clone()),
+        customer(),
+        Input::Reply { id: HUMAN_REPLY },
+    );
     assert_eq!(human.after, After::Handoff { asked: true });
-    let menu = f.turn(Some(again.session), customer(), Input::Reply { id: MENU_REPLY });
+    let menu = f.turn(
+        Some(again.session),
+        customer(),
+        Input::Reply { id: MENU_REPLY },
+    );
     assert_eq!(menu.session.at.as_deref(), Some("menu"));
 }
 
@@ -164,12 +192,17 @@ fn an_order_is_asked_validated_looked_up_and_told() {
     let d = in_scope("track_order");
     let t = f.turn(None, customer(), text("where is my order?", Some(&d)));
     assert_eq!(texts(&t), ["Hello Ana!", "Your order number?"]);
-    assert!(!needs_guard(&f, Some(&t.session), "ab 12"), "an answer is data, not a request");
+    assert!(
+        !needs_guard(&f, Some(&t.session), "ab 12"),
+        "an answer is data, not a request"
+    );
     let bad = f.turn(Some(t.session.clone()), customer(), text("ab 12", None));
     assert_eq!(texts(&bad), ["Like AB1234."]);
     assert_eq!(bad.session.at.as_deref(), Some("ask_order"));
     let t = f.turn(Some(bad.session), customer(), text(" AB1234 ", None));
-    let After::Call(req) = &t.after else { panic!("{:?}", t.after) };
+    let After::Call(req) = &t.after else {
+        panic!("{:?}", t.after)
+    };
     assert_eq!(req.method, Method::Get);
     assert_eq!(req.path, "/orders/AB1234");
     assert_eq!(req.step, "lookup");
@@ -185,7 +218,10 @@ fn a_404_and_a_failure_take_their_branches() {
     s.vars.insert("order".into(), json!("ZZ9999"));
     s.at = Some("lookup".into());
     let t = f.after_call(s.clone(), CallOutcome::NotFound);
-    assert_eq!(texts(&t), ["I can't find ZZ9999.", "[What can I do for you?]"]);
+    assert_eq!(
+        texts(&t),
+        ["I can't find ZZ9999.", "[What can I do for you?]"]
+    );
     // No on_error: the bot says the system is down and hands over.
     let t = f.after_call(s, CallOutcome::Failed);
     assert_eq!(t.after, After::Handoff { asked: false });
@@ -206,10 +242,18 @@ fn a_list_is_built_from_the_back_ends_answer_and_the_choice_kept() {
         {"id": "s1", "label": "duplicate id"},
     ]});
     let t = f.after_call(t.session, CallOutcome::Ok(free));
-    let SendBody::Interactive(i) = &t.say[0] else { panic!() };
-    let InteractiveAction::List { sections, .. } = &i.action else { panic!() };
+    let SendBody::Interactive(i) = &t.say[0] else {
+        panic!()
+    };
+    let InteractiveAction::List { sections, .. } = &i.action else {
+        panic!()
+    };
     assert_eq!(sections[0].rows.len(), 2, "duplicate ids dropped");
-    assert_eq!(sections[0].rows[1].title.chars().count(), 24, "titles cut to WhatsApp's 24");
+    assert_eq!(
+        sections[0].rows[1].title.chars().count(),
+        24,
+        "titles cut to WhatsApp's 24"
+    );
     // Typing a row's title works like tapping it.
     assert!(!needs_guard(&f, Some(&t.session), "mon 9:00"));
     let t = f.turn(Some(t.session), customer(), text("Mon 9:00", None));
@@ -232,7 +276,10 @@ fn an_empty_list_takes_the_empty_branch() {
     let mut s = Session::new(customer());
     s.at = Some("load_slots".into());
     let t = f.after_call(s, CallOutcome::Failed);
-    assert_eq!(texts(&t), ["Our agenda is down.", "[What can I do for you?]"]);
+    assert_eq!(
+        texts(&t),
+        ["Our agenda is down.", "[What can I do for you?]"]
+    );
 }
 
 #[test]
@@ -241,7 +288,11 @@ fn faq_answers_keep_the_customer_where_they_were_and_handoff_intents_hand_over()
     let mut s = Session::new(customer());
     s.at = Some("menu".into());
     let d = in_scope("opening_hours");
-    let t = f.turn(Some(s.clone()), customer(), text("are you open on sunday", Some(&d)));
+    let t = f.turn(
+        Some(s.clone()),
+        customer(),
+        text("are you open on sunday", Some(&d)),
+    );
     assert_eq!(texts(&t), ["We are open 9 to 18, Ana."]);
     assert_eq!(t.session.at.as_deref(), Some("menu"));
     let d = in_scope("complaint");
@@ -306,7 +357,10 @@ fn validation_names_every_problem_and_what_to_do() {
         "step `ask_order` ask.pattern: is not a regular expression",
         "step `book` call.method: `DELETE`: use GET (to read) or POST (to create)",
     ] {
-        assert!(joined.contains(expected), "missing {expected:?} in:\n{joined}");
+        assert!(
+            joined.contains(expected),
+            "missing {expected:?} in:\n{joined}"
+        );
     }
     assert_eq!(p.len(), 5, "{joined}");
 }
@@ -327,7 +381,10 @@ fn structural_mistakes_are_refused() {
             "does several things",
         ),
         ("[steps.a]\n", "does nothing"),
-        ("[steps.a]\nask = { save = \"v\" }\nsay = \"?\"\n", "needs `goto`"),
+        (
+            "[steps.a]\nask = { save = \"v\" }\nsay = \"?\"\n",
+            "needs `goto`",
+        ),
         (
             "[steps.a]\nsay = \"x\"\nbuttons = [{ id = \"guichet:x\", title = \"X\", goto = \"a\" }]\n",
             "guichet's own",
@@ -336,14 +393,26 @@ fn structural_mistakes_are_refused() {
             "[steps.a]\nsay = \"x\"\nbuttons = [{ id = \"1\", title = \"1\", goto = \"a\" },{ id = \"2\", title = \"2\", goto = \"a\" },{ id = \"3\", title = \"3\", goto = \"a\" },{ id = \"4\", title = \"4\", goto = \"a\" }]\n",
             "has 4 choices; WhatsApp shows 1 to 3",
         ),
-        ("[steps.a]\nsay = \"x\"\ngoto = \"b\"\n[steps.b]\nsay = \"y\"\ngoto = \"a\"\n", "loops without waiting"),
-        ("[steps.a]\nend = true\n[steps.orphan]\nend = true\n", "`orphan`: is never reached"),
-        ("[steps.a]\ncall = { method = \"GET\", path = \"http://evil/\", on_ok = \"a\" }\n", "must start with `/`"),
+        (
+            "[steps.a]\nsay = \"x\"\ngoto = \"b\"\n[steps.b]\nsay = \"y\"\ngoto = \"a\"\n",
+            "loops without waiting",
+        ),
+        (
+            "[steps.a]\nend = true\n[steps.orphan]\nend = true\n",
+            "`orphan`: is never reached",
+        ),
+        (
+            "[steps.a]\ncall = { method = \"GET\", path = \"http://evil/\", on_ok = \"a\" }\n",
+            "must start with `/`",
+        ),
     ];
     for (steps, expected) in cases {
         let text = format!("[bot]\nname = \"x\"\nversion = \"1\"\nstart = \"a\"\n{steps}");
         let joined = problems(&text).join("\n");
-        assert!(joined.contains(expected), "{steps}: expected {expected:?} in:\n{joined}");
+        assert!(
+            joined.contains(expected),
+            "{steps}: expected {expected:?} in:\n{joined}"
+        );
     }
     let intents = "[bot]\nname = \"x\"\nversion = \"1\"\nstart = \"a\"\n[[intents]]\nname = \"i\"\nexamples = []\ngoto = \"a\"\nanswer = \"y\"\n[steps.a]\nend = true\n";
     let joined = problems(intents).join("\n");
@@ -353,7 +422,10 @@ fn structural_mistakes_are_refused() {
 
 #[test]
 fn normalising_ignores_case_accents_and_punctuation() {
-    assert_eq!(normalise("  Parler à un CONSEILLER !! "), "parler a un conseiller");
+    assert_eq!(
+        normalise("  Parler à un CONSEILLER !! "),
+        "parler a un conseiller"
+    );
     assert_eq!(normalise("Mon 9:00"), "mon 9 00");
 }
 
