@@ -458,6 +458,8 @@ impl Validator {
             }
         }
         self.text("[bot] deflection", &b.deflection, MAX_INTERACTIVE_BODY);
+        self.text("[bot] handoff_message", &b.handoff_message, MAX_TEXT);
+        self.text("[bot] backend_down", &b.backend_down, MAX_TEXT);
         if let Some(g) = &b.greeting {
             self.text("[bot] greeting", g, MAX_TEXT);
         }
@@ -858,9 +860,7 @@ impl Validator {
         }
         let body = c.body.as_ref().map(|table| {
             for (key, value) in table {
-                if let toml::Value::String(s) = value {
-                    self.placeholders(&format!("{here}.body.{key}"), s, saved);
-                }
+                self.body_placeholders(&format!("{here}.body.{key}"), value, saved);
             }
             serde_json::to_value(table).unwrap_or_default()
         });
@@ -881,6 +881,25 @@ impl Validator {
                 .on_error
                 .as_ref()
                 .map(|g| self.goto(&format!("{here}.on_error"), g, steps)),
+        }
+    }
+
+    /// The placeholders of a body's value, however deep: the engine fills strings in nested
+    /// tables and arrays too, so a misspelt variable there is as wrong as at the top.
+    fn body_placeholders(&mut self, at: &str, value: &toml::Value, saved: &BTreeSet<String>) {
+        match value {
+            toml::Value::String(s) => self.placeholders(at, s, saved),
+            toml::Value::Array(items) => {
+                for (n, item) in items.iter().enumerate() {
+                    self.body_placeholders(&format!("{at}.{n}"), item, saved);
+                }
+            }
+            toml::Value::Table(table) => {
+                for (key, item) in table {
+                    self.body_placeholders(&format!("{at}.{key}"), item, saved);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -967,8 +986,12 @@ fn busy_loop<'f>(flow: &'f Flow, start: &'f str) -> Option<Vec<&'f str>> {
 }
 
 fn next_busy<'f>(flow: &'f Flow, name: &str) -> Vec<&'f str> {
-    match flow.steps.get(name) {
-        Some(step) if !step.kind.waits() => successors(&step.kind),
+    match flow.steps.get(name).map(|s| &s.kind) {
+        // A list built from an empty answer does not wait: it goes on to `empty` at once, so
+        // `empty` leading back to the call that fetched the list would call the back-end again
+        // and again without the customer.
+        Some(StepKind::ListFrom(l)) => vec![&l.empty],
+        Some(kind) if !kind.waits() => successors(kind),
         _ => Vec::new(),
     }
 }

@@ -283,6 +283,62 @@ fn an_empty_list_takes_the_empty_branch() {
 }
 
 #[test]
+fn a_list_without_usable_rows_takes_the_empty_branch_and_rows_always_have_a_title() {
+    let f = shop();
+    let mut s = Session::new(customer());
+    s.at = Some("load_slots".into());
+    // Items without the field the id names: a list without rows would be refused by WhatsApp.
+    let t = f.after_call(
+        s.clone(),
+        CallOutcome::Ok(json!({"free": [{"slot": "s1"}, {"slot": "s2"}]})),
+    );
+    assert_eq!(texts(&t), ["No slot is free."]);
+    // An item without a title shows its id; an empty description is left out.
+    let t = f.after_call(
+        s.clone(),
+        CallOutcome::Ok(
+            json!({"free": [{"id": "s1", "label": "  "}, {"id": "s2", "label": "Tue"}]}),
+        ),
+    );
+    let SendBody::Interactive(i) = &t.say[0] else {
+        panic!()
+    };
+    let InteractiveAction::List { sections, .. } = &i.action else {
+        panic!()
+    };
+    assert_eq!(sections[0].rows[0].title, "s1");
+    assert_eq!(sections[0].rows[1].title, "Tue");
+    let with_description = Flow::parse(&SHOP.replace(
+        "title = \"{{label}}\",",
+        "title = \"{{label}}\", description = \"{{note}}\",",
+    ))
+    .unwrap();
+    let t = with_description.after_call(
+        s.clone(),
+        CallOutcome::Ok(json!({"free": [{"id": "s1", "label": "Mon"}]})),
+    );
+    let SendBody::Interactive(i) = &t.say[0] else {
+        panic!()
+    };
+    let InteractiveAction::List { sections, .. } = &i.action else {
+        panic!()
+    };
+    assert_eq!(sections[0].rows[0].description, None);
+    // Duplicates do not take the place of later items: ten rows when there are ten ids.
+    let mut free: Vec<serde_json::Value> = vec![json!({"id": "s0", "label": "dup"}); 5];
+    free.extend((0..12).map(|n| json!({"id": format!("s{n}"), "label": format!("L{n}")})));
+    let t = f.after_call(s, CallOutcome::Ok(json!({ "free": free })));
+    let SendBody::Interactive(i) = &t.say[0] else {
+        panic!()
+    };
+    let InteractiveAction::List { sections, .. } = &i.action else {
+        panic!()
+    };
+    assert_eq!(sections[0].rows.len(), 10);
+    assert_eq!(sections[0].rows[9].id, "s9");
+}
+
+#[test]
 fn faq_answers_keep_the_customer_where_they_were_and_handoff_intents_hand_over() {
     let f = shop();
     let mut s = Session::new(customer());
@@ -398,6 +454,14 @@ fn structural_mistakes_are_refused() {
             "loops without waiting",
         ),
         (
+            "[steps.a]\ncall = { method = \"GET\", path = \"/s\", save = \"r\", on_ok = \"b\" }\n[steps.b]\nsay = \"Pick\"\nlist_from = { items = \"r.x\", id = \"{{id}}\", title = \"{{t}}\", button = \"B\", save = \"v\", goto = \"c\", empty = \"a\" }\n[steps.c]\nend = true\n",
+            "loops without waiting for the customer (a → b → a)",
+        ),
+        (
+            "[steps.a]\ncall = { method = \"POST\", path = \"/x\", body = { who = { names = [\"{{custmer.name}}\"] } }, on_ok = \"b\" }\n[steps.b]\nend = true\n",
+            "step `a` call.body.who.names.0: `{{custmer.name}}` names `custmer`, which no step saves",
+        ),
+        (
             "[steps.a]\nend = true\n[steps.orphan]\nend = true\n",
             "`orphan`: is never reached",
         ),
@@ -418,6 +482,15 @@ fn structural_mistakes_are_refused() {
     let joined = problems(intents).join("\n");
     assert!(joined.contains("has no examples"), "{joined}");
     assert!(joined.contains("needs exactly one of"), "{joined}");
+    let long = format!(
+        "[bot]\nname = \"x\"\nversion = \"1\"\nstart = \"a\"\nhandoff_message = \"{}\"\n[steps.a]\nend = true\n",
+        "x".repeat(4097)
+    );
+    let joined = problems(&long).join("\n");
+    assert!(
+        joined.contains("[bot] handoff_message: is 4097 characters; WhatsApp takes at most 4096"),
+        "{joined}"
+    );
 }
 
 #[test]
