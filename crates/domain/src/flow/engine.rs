@@ -403,7 +403,13 @@ impl Run<'_> {
                 break;
             };
             self.session.offered.clear();
-            let said = step.say.as_ref().map(|s| fill(s, &self.session.vars));
+            // A text made only of placeholders that came back empty is not sent: WhatsApp
+            // refuses an empty text (and a handoff then says `handoff_message`).
+            let said = step
+                .say
+                .as_ref()
+                .map(|s| fill(s, &self.session.vars))
+                .filter(|s| !s.trim().is_empty());
             match &step.kind {
                 StepKind::Message { goto } => {
                     self.say.extend(said.map(text));

@@ -339,6 +339,23 @@ fn a_list_without_usable_rows_takes_the_empty_branch_and_rows_always_have_a_titl
 }
 
 #[test]
+fn a_text_whose_placeholders_are_all_empty_is_not_sent() {
+    let f = Flow::parse(&SHOP.replace(
+        "say = \"Order {{order}}: {{info.status}}.\"",
+        "say = \"{{info.status_text}}\"",
+    ))
+    .unwrap();
+    let mut s = Session::new(customer());
+    s.vars.insert("order".into(), json!("AB1234"));
+    s.at = Some("lookup".into());
+    let t = f.after_call(s.clone(), CallOutcome::Ok(json!({"status": "shipped"})));
+    assert!(t.say.is_empty(), "{:?}", texts(&t));
+    assert_eq!(t.after, After::Resolve);
+    let t = f.after_call(s, CallOutcome::Ok(json!({"status_text": "Shipped today."})));
+    assert_eq!(texts(&t), ["Shipped today."]);
+}
+
+#[test]
 fn faq_answers_keep_the_customer_where_they_were_and_handoff_intents_hand_over() {
     let f = shop();
     let mut s = Session::new(customer());
