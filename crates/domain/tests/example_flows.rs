@@ -23,6 +23,8 @@ const APPLIANCE: &str = include_str!(concat!(
     "/../../examples/flows/appliance.toml"
 ));
 
+const DOCS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/bots.md"));
+
 fn parse(text: &str) -> Flow {
     Flow::parse(text).unwrap_or_else(|e| panic!("the example does not parse:\n{e}"))
 }
@@ -294,6 +296,46 @@ fn the_fast_guard_recognises_new_phrasings() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+/// The first block of `lang` after `heading` in docs/bots.md.
+fn docs_block(heading: &str, lang: &str) -> &'static str {
+    let section = &DOCS[DOCS.find(heading).expect(heading)..];
+    let start = section.find(&format!("```{lang}\n")).expect(lang) + lang.len() + 4;
+    let end = section[start..].find("```").expect("closed");
+    &section[start..start + end]
+}
+
+/// The documentation's first flow is valid and does what the text says, and the problems it
+/// shows are the check's own words.
+#[test]
+fn the_first_flow_of_the_docs_works_as_described() {
+    let text = docs_block("## A first flow", "toml");
+    let f = parse(text);
+    let mut c = Chat::new(&f);
+    let t = c.classified("where's my parcel?", &in_scope("track_order"));
+    assert_eq!(
+        said(&t)[1],
+        "Please send me your order number, like AB1234."
+    );
+    let t = c.write("AB1234");
+    assert_eq!(request(&t).path, "/orders/AB1234");
+    let t = c.answer(CallOutcome::Ok(
+        json!({ "number": "AB1234", "status_text": "shipped today." }),
+    ));
+    assert_eq!(said(&t), ["Order AB1234: shipped today."]);
+
+    let broken = text
+        .replace("goto = \"lookup\"", "goto = \"lokup\"")
+        .replace("Track my order", "Track my order right now please")
+        .replace("{{info.status_text}}", "{{inf.status}}");
+    let problems = Flow::parse(&broken).unwrap_err().problems;
+    for line in docs_block("## What the check refuses", "text").lines() {
+        assert!(
+            problems.iter().any(|p| p == line),
+            "{line:?} not in {problems:#?}"
+        );
+    }
 }
 
 // ---- The travel agency ------------------------------------------------------------------------
