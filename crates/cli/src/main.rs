@@ -2,6 +2,7 @@
 
 mod costs;
 mod demo;
+mod example_backend;
 mod sandbox_ctl;
 mod user;
 

@@ -10,8 +10,8 @@ use wa::send::{
 
 use super::template::{fill, fill_with, lookup, path_segment};
 use super::{
-    Call, Choice, Flow, HUMAN_REPLY, MENU_REPLY, MAX_ID, MAX_ROW_DESCRIPTION, MAX_ROW_TITLE,
-    MAX_ROWS, Method, StepKind, Target, Vars, normalise,
+    Call, Choice, Flow, HUMAN_REPLY, MAX_ID, MAX_ROW_DESCRIPTION, MAX_ROW_TITLE, MAX_ROWS,
+    MENU_REPLY, Method, StepKind, Target, Vars, normalise,
 };
 use crate::guard::Decision;
 
@@ -300,7 +300,11 @@ impl Run<'_> {
             return self.handoff(true);
         }
         let at = self.session.at.clone();
-        if let Some(StepKind::Ask(ask)) = at.as_deref().and_then(|a| self.flow.steps.get(a)).map(|s| &s.kind) {
+        if let Some(StepKind::Ask(ask)) = at
+            .as_deref()
+            .and_then(|a| self.flow.steps.get(a))
+            .map(|s| &s.kind)
+        {
             let answer = typed.trim();
             let fits = !answer.is_empty()
                 && answer.chars().count() <= ask.max_chars
@@ -399,7 +403,13 @@ impl Run<'_> {
                 break;
             };
             self.session.offered.clear();
-            let said = step.say.as_ref().map(|s| fill(s, &self.session.vars));
+            // A text made only of placeholders that came back empty is not sent: WhatsApp
+            // refuses an empty text (and a handoff then says `handoff_message`).
+            let said = step
+                .say
+                .as_ref()
+                .map(|s| fill(s, &self.session.vars))
+                .filter(|s| !s.trim().is_empty());
             match &step.kind {
                 StepKind::Message { goto } => {
                     self.say.extend(said.map(text));
@@ -429,20 +439,39 @@ impl Run<'_> {
                         }
                     };
                     let mut rows = Vec::new();
-                    for item in items.into_iter().take(MAX_ROWS) {
+                    for item in items {
+                        if rows.len() == MAX_ROWS {
+                            break;
+                        }
                         let vars = item_vars(&item);
-                        let id = truncated(&fill(&l.id, &vars), MAX_ID);
+                        let id = truncated(fill(&l.id, &vars).trim(), MAX_ID);
                         if id.is_empty() || self.session.offered.iter().any(|(i, _)| *i == id) {
                             continue;
                         }
+                        // WhatsApp refuses a row without a title, and the whole list with it: an
+                        // item without one (or a template naming a field the back-end does not
+                        // send) shows its id instead.
+                        let title = match fill(&l.title, &vars).trim() {
+                            "" => id.clone(),
+                            title => title.to_owned(),
+                        };
+                        let description = l
+                            .description
+                            .as_ref()
+                            .map(|d| fill(d, &vars).trim().to_owned())
+                            .filter(|d| !d.is_empty());
                         rows.push(ListRow {
                             id: id.clone(),
-                            title: truncated(&fill(&l.title, &vars), MAX_ROW_TITLE),
-                            description: l.description.as_ref().map(|d| {
-                                truncated(&fill(d, &vars), MAX_ROW_DESCRIPTION)
-                            }),
+                            title: truncated(&title, MAX_ROW_TITLE),
+                            description: description.map(|d| truncated(&d, MAX_ROW_DESCRIPTION)),
                         });
                         self.session.offered.push((id, item));
+                    }
+                    // No item had an id: a list without rows would be refused, so this is the
+                    // `empty` case too.
+                    if rows.is_empty() {
+                        name.clone_from(&l.empty);
+                        continue;
                     }
                     let offered = std::mem::take(&mut self.session.offered);
                     self.interactive(said, list(&l.button, rows.into_iter()));

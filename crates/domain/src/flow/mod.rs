@@ -222,7 +222,7 @@ impl Flow {
             problems: vec![e.to_string().trim_end().to_owned()],
         })?;
         let mut v = Validator::default();
-        let flow = v.flow(raw);
+        let flow = v.flow(&raw);
         if v.problems.is_empty() {
             Ok(flow)
         } else {
@@ -248,7 +248,10 @@ impl Flow {
 pub fn normalise(text: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     let mut out = String::with_capacity(text.len());
-    for c in text.nfd().filter(|c| !unicode_normalization::char::is_combining_mark(*c)) {
+    for c in text
+        .nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+    {
         if c.is_alphanumeric() {
             out.extend(c.to_lowercase());
         } else if !out.ends_with(' ') && !out.is_empty() {
@@ -441,7 +444,7 @@ impl Validator {
         self.problems.push(format!("{at}: {what}"));
     }
 
-    fn flow(&mut self, raw: RawFlow) -> Flow {
+    fn flow(&mut self, raw: &RawFlow) -> Flow {
         let b = &raw.bot;
         for (key, value) in [
             ("name", &b.name),
@@ -455,13 +458,18 @@ impl Validator {
             }
         }
         self.text("[bot] deflection", &b.deflection, MAX_INTERACTIVE_BODY);
+        self.text("[bot] handoff_message", &b.handoff_message, MAX_TEXT);
+        self.text("[bot] backend_down", &b.backend_down, MAX_TEXT);
         if let Some(g) = &b.greeting {
             self.text("[bot] greeting", g, MAX_TEXT);
         }
         self.title("[bot] human_label", &b.human_label, MAX_BUTTON_TITLE);
         self.title("[bot] menu_label", &b.menu_label, MAX_BUTTON_TITLE);
         if raw.steps.is_empty() {
-            self.problem("[steps]", "the flow has no steps: add at least `[steps.menu]`");
+            self.problem(
+                "[steps]",
+                "the flow has no steps: add at least `[steps.menu]`",
+            );
         } else if !raw.steps.contains_key(&b.start) {
             self.missing("[bot] start", &b.start, &raw.steps);
         }
@@ -529,7 +537,10 @@ impl Validator {
     fn text(&mut self, at: &str, text: &str, max: usize) {
         let n = text.chars().count();
         if n > max {
-            self.problem(at, format!("is {n} characters; WhatsApp takes at most {max}"));
+            self.problem(
+                at,
+                format!("is {n} characters; WhatsApp takes at most {max}"),
+            );
         }
     }
 
@@ -569,11 +580,7 @@ impl Validator {
         }
     }
 
-    fn intents(
-        &mut self,
-        raw: &[RawIntent],
-        steps: &BTreeMap<String, RawStep>,
-    ) -> Vec<FlowIntent> {
+    fn intents(&mut self, raw: &[RawIntent], steps: &BTreeMap<String, RawStep>) -> Vec<FlowIntent> {
         let mut names = BTreeSet::new();
         let mut out = Vec::new();
         for i in raw {
@@ -600,7 +607,10 @@ impl Validator {
                 (Some(goto), None, false) => Target::Step(self.goto(&at, goto, steps)),
                 (None, Some(answer), false) => {
                     self.text(&at, answer, MAX_TEXT);
-                    if template::placeholders(answer).iter().any(|p| !p.starts_with("customer")) {
+                    if template::placeholders(answer)
+                        .iter()
+                        .any(|p| !p.starts_with("customer"))
+                    {
                         self.problem(&at, "an FAQ answer may only use `{{customer.…}}`");
                     }
                     Target::Answer(answer.clone())
@@ -719,7 +729,10 @@ impl Validator {
                 self.problem(&format!("{at} say"), "is empty: write it or leave it out");
             }
         } else if interactive || s.ask.is_some() {
-            self.problem(&at, "needs `say`: the text above its choices, or its question");
+            self.problem(
+                &at,
+                "needs `say`: the text above its choices, or its question",
+            );
         } else if count == 0 {
             self.problem(&at, "does nothing: give it `say`, or one of `buttons`, `list`, `list_from`, `ask`, `call`, `handoff`, `end`");
         }
@@ -780,16 +793,16 @@ impl Validator {
         } else if let Some(a) = &s.ask {
             let here = format!("{at} ask");
             self.variable(&format!("{here}.save"), &a.save);
-            let pattern = a
-                .pattern
-                .as_ref()
-                .and_then(|p| match regex::Regex::new(p) {
-                    Ok(r) => Some(r),
-                    Err(e) => {
-                        self.problem(&format!("{here}.pattern"), format!("is not a regular expression: {e}"));
-                        None
-                    }
-                });
+            let pattern = a.pattern.as_ref().and_then(|p| match regex::Regex::new(p) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    self.problem(
+                        &format!("{here}.pattern"),
+                        format!("is not a regular expression: {e}"),
+                    );
+                    None
+                }
+            });
             if a.max_chars == 0 {
                 self.problem(&format!("{here}.max_chars"), "must be at least 1");
             }
@@ -847,9 +860,7 @@ impl Validator {
         }
         let body = c.body.as_ref().map(|table| {
             for (key, value) in table {
-                if let toml::Value::String(s) = value {
-                    self.placeholders(&format!("{here}.body.{key}"), s, saved);
-                }
+                self.body_placeholders(&format!("{here}.body.{key}"), value, saved);
             }
             serde_json::to_value(table).unwrap_or_default()
         });
@@ -870,6 +881,25 @@ impl Validator {
                 .on_error
                 .as_ref()
                 .map(|g| self.goto(&format!("{here}.on_error"), g, steps)),
+        }
+    }
+
+    /// The placeholders of a body's value, however deep: the engine fills strings in nested
+    /// tables and arrays too, so a misspelt variable there is as wrong as at the top.
+    fn body_placeholders(&mut self, at: &str, value: &toml::Value, saved: &BTreeSet<String>) {
+        match value {
+            toml::Value::String(s) => self.placeholders(at, s, saved),
+            toml::Value::Array(items) => {
+                for (n, item) in items.iter().enumerate() {
+                    self.body_placeholders(&format!("{at}.{n}"), item, saved);
+                }
+            }
+            toml::Value::Table(table) => {
+                for (key, item) in table {
+                    self.body_placeholders(&format!("{at}.{key}"), item, saved);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -956,8 +986,12 @@ fn busy_loop<'f>(flow: &'f Flow, start: &'f str) -> Option<Vec<&'f str>> {
 }
 
 fn next_busy<'f>(flow: &'f Flow, name: &str) -> Vec<&'f str> {
-    match flow.steps.get(name) {
-        Some(step) if !step.kind.waits() => successors(&step.kind),
+    match flow.steps.get(name).map(|s| &s.kind) {
+        // A list built from an empty answer does not wait: it goes on to `empty` at once, so
+        // `empty` leading back to the call that fetched the list would call the back-end again
+        // and again without the customer.
+        Some(StepKind::ListFrom(l)) => vec![&l.empty],
+        Some(kind) if !kind.waits() => successors(kind),
         _ => Vec::new(),
     }
 }

@@ -119,10 +119,16 @@ fn the_example_parses_into_typed_steps() {
     let f = shop();
     assert_eq!(f.start, "menu");
     assert_eq!(f.intents.len(), 3);
-    assert_eq!(f.intents[1].target, Target::Answer("We are open 9 to 18, {{customer.name}}.".into()));
+    assert_eq!(
+        f.intents[1].target,
+        Target::Answer("We are open 9 to 18, {{customer.name}}.".into())
+    );
     assert!(matches!(f.steps["lookup"].kind, StepKind::Call(ref c) if c.method == Method::Get));
     assert!(f.steps["pick"].kind.waits());
-    assert_eq!(f.guard_intents()[0].examples, ["where is my order", "track my parcel"]);
+    assert_eq!(
+        f.guard_intents()[0].examples,
+        ["where is my order", "track my parcel"]
+    );
 }
 
 #[test]
@@ -142,19 +148,41 @@ fn a_general_request_is_deflected_with_a_human_and_the_menu_offered() {
     let d = out_of_scope(true);
     let t = f.turn(None, customer(), text("write me a poem", Some(&d)));
     assert!(t.deflected);
-    assert_eq!(texts(&t), ["Hello Ana!", "[I can only help with your orders.]"]);
-    let SendBody::Interactive(i) = &t.say[1] else { panic!() };
-    let InteractiveAction::Buttons(b) = &i.action else { panic!() };
+    assert_eq!(
+        texts(&t),
+        ["Hello Ana!", "[I can only help with your orders.]"]
+    );
+    let SendBody::Interactive(i) = &t.say[1] else {
+        panic!()
+    };
+    let InteractiveAction::Buttons(b) = &i.action else {
+        panic!()
+    };
     assert_eq!(b[0].id, HUMAN_REPLY);
     assert_eq!(b[1].id, MENU_REPLY);
     // Later in the conversation, anything out of scope is deflected, whatever its neighbour.
-    let again = f.turn(Some(t.session.clone()), customer(), text("tell me a joke", Some(&out_of_scope(false))));
+    let again = f.turn(
+        Some(t.session.clone()),
+        customer(),
+        text("tell me a joke", Some(&out_of_scope(false))),
+    );
     assert!(again.deflected);
-    assert_eq!(again.session.at, t.session.at, "the customer stays where they were");
+    assert_eq!(
+        again.session.at, t.session.at,
+        "the customer stays where they were"
+    );
     // The deflection's buttons work.
-    let human = f.turn(Some(again.session.clone()), customer(), Input::Reply { id: HUMAN_REPLY });
+    let human = f.turn(
+        Some(again.session.clone()),
+        customer(),
+        Input::Reply { id: HUMAN_REPLY },
+    );
     assert_eq!(human.after, After::Handoff { asked: true });
-    let menu = f.turn(Some(again.session), customer(), Input::Reply { id: MENU_REPLY });
+    let menu = f.turn(
+        Some(again.session),
+        customer(),
+        Input::Reply { id: MENU_REPLY },
+    );
     assert_eq!(menu.session.at.as_deref(), Some("menu"));
 }
 
@@ -164,12 +192,17 @@ fn an_order_is_asked_validated_looked_up_and_told() {
     let d = in_scope("track_order");
     let t = f.turn(None, customer(), text("where is my order?", Some(&d)));
     assert_eq!(texts(&t), ["Hello Ana!", "Your order number?"]);
-    assert!(!needs_guard(&f, Some(&t.session), "ab 12"), "an answer is data, not a request");
+    assert!(
+        !needs_guard(&f, Some(&t.session), "ab 12"),
+        "an answer is data, not a request"
+    );
     let bad = f.turn(Some(t.session.clone()), customer(), text("ab 12", None));
     assert_eq!(texts(&bad), ["Like AB1234."]);
     assert_eq!(bad.session.at.as_deref(), Some("ask_order"));
     let t = f.turn(Some(bad.session), customer(), text(" AB1234 ", None));
-    let After::Call(req) = &t.after else { panic!("{:?}", t.after) };
+    let After::Call(req) = &t.after else {
+        panic!("{:?}", t.after)
+    };
     assert_eq!(req.method, Method::Get);
     assert_eq!(req.path, "/orders/AB1234");
     assert_eq!(req.step, "lookup");
@@ -185,7 +218,10 @@ fn a_404_and_a_failure_take_their_branches() {
     s.vars.insert("order".into(), json!("ZZ9999"));
     s.at = Some("lookup".into());
     let t = f.after_call(s.clone(), CallOutcome::NotFound);
-    assert_eq!(texts(&t), ["I can't find ZZ9999.", "[What can I do for you?]"]);
+    assert_eq!(
+        texts(&t),
+        ["I can't find ZZ9999.", "[What can I do for you?]"]
+    );
     // No on_error: the bot says the system is down and hands over.
     let t = f.after_call(s, CallOutcome::Failed);
     assert_eq!(t.after, After::Handoff { asked: false });
@@ -206,10 +242,18 @@ fn a_list_is_built_from_the_back_ends_answer_and_the_choice_kept() {
         {"id": "s1", "label": "duplicate id"},
     ]});
     let t = f.after_call(t.session, CallOutcome::Ok(free));
-    let SendBody::Interactive(i) = &t.say[0] else { panic!() };
-    let InteractiveAction::List { sections, .. } = &i.action else { panic!() };
+    let SendBody::Interactive(i) = &t.say[0] else {
+        panic!()
+    };
+    let InteractiveAction::List { sections, .. } = &i.action else {
+        panic!()
+    };
     assert_eq!(sections[0].rows.len(), 2, "duplicate ids dropped");
-    assert_eq!(sections[0].rows[1].title.chars().count(), 24, "titles cut to WhatsApp's 24");
+    assert_eq!(
+        sections[0].rows[1].title.chars().count(),
+        24,
+        "titles cut to WhatsApp's 24"
+    );
     // Typing a row's title works like tapping it.
     assert!(!needs_guard(&f, Some(&t.session), "mon 9:00"));
     let t = f.turn(Some(t.session), customer(), text("Mon 9:00", None));
@@ -232,7 +276,83 @@ fn an_empty_list_takes_the_empty_branch() {
     let mut s = Session::new(customer());
     s.at = Some("load_slots".into());
     let t = f.after_call(s, CallOutcome::Failed);
-    assert_eq!(texts(&t), ["Our agenda is down.", "[What can I do for you?]"]);
+    assert_eq!(
+        texts(&t),
+        ["Our agenda is down.", "[What can I do for you?]"]
+    );
+}
+
+#[test]
+fn a_list_without_usable_rows_takes_the_empty_branch_and_rows_always_have_a_title() {
+    let f = shop();
+    let mut s = Session::new(customer());
+    s.at = Some("load_slots".into());
+    // Items without the field the id names: a list without rows would be refused by WhatsApp.
+    let t = f.after_call(
+        s.clone(),
+        CallOutcome::Ok(json!({"free": [{"slot": "s1"}, {"slot": "s2"}]})),
+    );
+    assert_eq!(texts(&t), ["No slot is free."]);
+    // An item without a title shows its id; an empty description is left out.
+    let t = f.after_call(
+        s.clone(),
+        CallOutcome::Ok(
+            json!({"free": [{"id": "s1", "label": "  "}, {"id": "s2", "label": "Tue"}]}),
+        ),
+    );
+    let SendBody::Interactive(i) = &t.say[0] else {
+        panic!()
+    };
+    let InteractiveAction::List { sections, .. } = &i.action else {
+        panic!()
+    };
+    assert_eq!(sections[0].rows[0].title, "s1");
+    assert_eq!(sections[0].rows[1].title, "Tue");
+    let with_description = Flow::parse(&SHOP.replace(
+        "title = \"{{label}}\",",
+        "title = \"{{label}}\", description = \"{{note}}\",",
+    ))
+    .unwrap();
+    let t = with_description.after_call(
+        s.clone(),
+        CallOutcome::Ok(json!({"free": [{"id": "s1", "label": "Mon"}]})),
+    );
+    let SendBody::Interactive(i) = &t.say[0] else {
+        panic!()
+    };
+    let InteractiveAction::List { sections, .. } = &i.action else {
+        panic!()
+    };
+    assert_eq!(sections[0].rows[0].description, None);
+    // Duplicates do not take the place of later items: ten rows when there are ten ids.
+    let mut free: Vec<serde_json::Value> = vec![json!({"id": "s0", "label": "dup"}); 5];
+    free.extend((0..12).map(|n| json!({"id": format!("s{n}"), "label": format!("L{n}")})));
+    let t = f.after_call(s, CallOutcome::Ok(json!({ "free": free })));
+    let SendBody::Interactive(i) = &t.say[0] else {
+        panic!()
+    };
+    let InteractiveAction::List { sections, .. } = &i.action else {
+        panic!()
+    };
+    assert_eq!(sections[0].rows.len(), 10);
+    assert_eq!(sections[0].rows[9].id, "s9");
+}
+
+#[test]
+fn a_text_whose_placeholders_are_all_empty_is_not_sent() {
+    let f = Flow::parse(&SHOP.replace(
+        "say = \"Order {{order}}: {{info.status}}.\"",
+        "say = \"{{info.status_text}}\"",
+    ))
+    .unwrap();
+    let mut s = Session::new(customer());
+    s.vars.insert("order".into(), json!("AB1234"));
+    s.at = Some("lookup".into());
+    let t = f.after_call(s.clone(), CallOutcome::Ok(json!({"status": "shipped"})));
+    assert!(t.say.is_empty(), "{:?}", texts(&t));
+    assert_eq!(t.after, After::Resolve);
+    let t = f.after_call(s, CallOutcome::Ok(json!({"status_text": "Shipped today."})));
+    assert_eq!(texts(&t), ["Shipped today."]);
 }
 
 #[test]
@@ -241,7 +361,11 @@ fn faq_answers_keep_the_customer_where_they_were_and_handoff_intents_hand_over()
     let mut s = Session::new(customer());
     s.at = Some("menu".into());
     let d = in_scope("opening_hours");
-    let t = f.turn(Some(s.clone()), customer(), text("are you open on sunday", Some(&d)));
+    let t = f.turn(
+        Some(s.clone()),
+        customer(),
+        text("are you open on sunday", Some(&d)),
+    );
     assert_eq!(texts(&t), ["We are open 9 to 18, Ana."]);
     assert_eq!(t.session.at.as_deref(), Some("menu"));
     let d = in_scope("complaint");
@@ -306,7 +430,10 @@ fn validation_names_every_problem_and_what_to_do() {
         "step `ask_order` ask.pattern: is not a regular expression",
         "step `book` call.method: `DELETE`: use GET (to read) or POST (to create)",
     ] {
-        assert!(joined.contains(expected), "missing {expected:?} in:\n{joined}");
+        assert!(
+            joined.contains(expected),
+            "missing {expected:?} in:\n{joined}"
+        );
     }
     assert_eq!(p.len(), 5, "{joined}");
 }
@@ -327,7 +454,10 @@ fn structural_mistakes_are_refused() {
             "does several things",
         ),
         ("[steps.a]\n", "does nothing"),
-        ("[steps.a]\nask = { save = \"v\" }\nsay = \"?\"\n", "needs `goto`"),
+        (
+            "[steps.a]\nask = { save = \"v\" }\nsay = \"?\"\n",
+            "needs `goto`",
+        ),
         (
             "[steps.a]\nsay = \"x\"\nbuttons = [{ id = \"guichet:x\", title = \"X\", goto = \"a\" }]\n",
             "guichet's own",
@@ -336,24 +466,56 @@ fn structural_mistakes_are_refused() {
             "[steps.a]\nsay = \"x\"\nbuttons = [{ id = \"1\", title = \"1\", goto = \"a\" },{ id = \"2\", title = \"2\", goto = \"a\" },{ id = \"3\", title = \"3\", goto = \"a\" },{ id = \"4\", title = \"4\", goto = \"a\" }]\n",
             "has 4 choices; WhatsApp shows 1 to 3",
         ),
-        ("[steps.a]\nsay = \"x\"\ngoto = \"b\"\n[steps.b]\nsay = \"y\"\ngoto = \"a\"\n", "loops without waiting"),
-        ("[steps.a]\nend = true\n[steps.orphan]\nend = true\n", "`orphan`: is never reached"),
-        ("[steps.a]\ncall = { method = \"GET\", path = \"http://evil/\", on_ok = \"a\" }\n", "must start with `/`"),
+        (
+            "[steps.a]\nsay = \"x\"\ngoto = \"b\"\n[steps.b]\nsay = \"y\"\ngoto = \"a\"\n",
+            "loops without waiting",
+        ),
+        (
+            "[steps.a]\ncall = { method = \"GET\", path = \"/s\", save = \"r\", on_ok = \"b\" }\n[steps.b]\nsay = \"Pick\"\nlist_from = { items = \"r.x\", id = \"{{id}}\", title = \"{{t}}\", button = \"B\", save = \"v\", goto = \"c\", empty = \"a\" }\n[steps.c]\nend = true\n",
+            "loops without waiting for the customer (a → b → a)",
+        ),
+        (
+            "[steps.a]\ncall = { method = \"POST\", path = \"/x\", body = { who = { names = [\"{{custmer.name}}\"] } }, on_ok = \"b\" }\n[steps.b]\nend = true\n",
+            "step `a` call.body.who.names.0: `{{custmer.name}}` names `custmer`, which no step saves",
+        ),
+        (
+            "[steps.a]\nend = true\n[steps.orphan]\nend = true\n",
+            "`orphan`: is never reached",
+        ),
+        (
+            "[steps.a]\ncall = { method = \"GET\", path = \"http://evil/\", on_ok = \"a\" }\n",
+            "must start with `/`",
+        ),
     ];
     for (steps, expected) in cases {
         let text = format!("[bot]\nname = \"x\"\nversion = \"1\"\nstart = \"a\"\n{steps}");
         let joined = problems(&text).join("\n");
-        assert!(joined.contains(expected), "{steps}: expected {expected:?} in:\n{joined}");
+        assert!(
+            joined.contains(expected),
+            "{steps}: expected {expected:?} in:\n{joined}"
+        );
     }
     let intents = "[bot]\nname = \"x\"\nversion = \"1\"\nstart = \"a\"\n[[intents]]\nname = \"i\"\nexamples = []\ngoto = \"a\"\nanswer = \"y\"\n[steps.a]\nend = true\n";
     let joined = problems(intents).join("\n");
     assert!(joined.contains("has no examples"), "{joined}");
     assert!(joined.contains("needs exactly one of"), "{joined}");
+    let long = format!(
+        "[bot]\nname = \"x\"\nversion = \"1\"\nstart = \"a\"\nhandoff_message = \"{}\"\n[steps.a]\nend = true\n",
+        "x".repeat(4097)
+    );
+    let joined = problems(&long).join("\n");
+    assert!(
+        joined.contains("[bot] handoff_message: is 4097 characters; WhatsApp takes at most 4096"),
+        "{joined}"
+    );
 }
 
 #[test]
 fn normalising_ignores_case_accents_and_punctuation() {
-    assert_eq!(normalise("  Parler à un CONSEILLER !! "), "parler a un conseiller");
+    assert_eq!(
+        normalise("  Parler à un CONSEILLER !! "),
+        "parler a un conseiller"
+    );
     assert_eq!(normalise("Mon 9:00"), "mon 9 00");
 }
 
