@@ -18,6 +18,28 @@ const NUMBER: &str = "106540352242922";
 const WABA: &str = "102290129340398";
 const DISPLAY: &str = "15550783881";
 
+/// The demo's bots: a number each, running the example flows against the example back-end.
+const BOTS: [(&str, &str, &str, &str); 3] = [
+    (
+        "106540352242931",
+        "15550783891",
+        "travel.toml",
+        include_str!("../../../examples/flows/travel.toml"),
+    ),
+    (
+        "106540352242932",
+        "15550783892",
+        "shop.toml",
+        include_str!("../../../examples/flows/shop.toml"),
+    ),
+    (
+        "106540352242933",
+        "15550783893",
+        "appliance.toml",
+        include_str!("../../../examples/flows/appliance.toml"),
+    ),
+];
+
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
     /// Address of the hub (webhooks, REST API).
@@ -36,6 +58,9 @@ pub struct DemoArgs {
     /// Seconds between two messages of the simulated customers (0: they only write at start).
     #[arg(long, default_value_t = 20)]
     chatter_secs: u64,
+    /// Address of the example back-end the demo's bots call.
+    #[arg(long, default_value = "127.0.0.1:9191")]
+    backend_listen: SocketAddr,
 }
 
 /// The hub reads the sandbox's emulated clock, so that moving it moves both.
@@ -68,11 +93,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let sandbox = sandbox::Sandbox::new(sandbox::Config {
         app_secret: SECRET.into(),
         access_token: ACCESS_TOKEN.into(),
-        numbers: vec![sandbox::Number {
-            phone_number_id: NUMBER.into(),
-            waba_id: WABA.into(),
-            display_phone_number: DISPLAY.into(),
-        }],
+        numbers: std::iter::once((NUMBER, DISPLAY))
+            .chain(BOTS.iter().map(|(id, display, _, _)| (*id, *display)))
+            .map(|(id, display)| sandbox::Number {
+                phone_number_id: id.into(),
+                waba_id: WABA.into(),
+                display_phone_number: display.into(),
+            })
+            .collect(),
         // The hub's socket is bound already: webhooks wait in its backlog until it serves.
         callback: Some(sandbox::Callback {
             url: format!("{hub_url}/webhooks/whatsapp"),
@@ -87,7 +115,32 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     // customers' webhooks wait in the hub's listen backlog.
     seed(&sandbox).context("seeding the demo business")?;
 
-    let env = [
+    let backend_listener = tokio::net::TcpListener::bind(args.backend_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} (the example back-end; --backend-listen)",
+                args.backend_listen
+            )
+        })?;
+    let backend_url = format!("http://{}", backend_listener.local_addr()?);
+    let backend_token = format!("demo-backend-{:016x}", rand_u64());
+    // The example flows, written where the configuration can name them.
+    let flows_dir = std::env::temp_dir().join(format!("guichet-demo-flows-{}", std::process::id()));
+    std::fs::create_dir_all(&flows_dir)?;
+    let mut bot_numbers = Vec::new();
+    for (id, _, file, text) in BOTS {
+        let path = flows_dir.join(file);
+        std::fs::write(&path, text)?;
+        bot_numbers.push(json!({
+            "phone_number_id": id,
+            "waba_id": WABA,
+            "app": "main",
+            "access_token": ACCESS_TOKEN,
+            "bot_flow": path.display().to_string(),
+        }));
+    }
+    let mut env = [
         ("GUICHET_LISTEN", hub_addr.to_string()),
         ("GUICHET_DATABASE_URL", args.database_url.clone()),
         ("GUICHET_APP_SECRET", SECRET.into()),
@@ -106,6 +159,31 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             .map(|d| ("GUICHET_MEDIA__DIR".to_owned(), d.display().to_string())),
     )
     .collect::<Vec<_>>();
+    env.extend([
+        (
+            "GUICHET_NUMBERS".to_owned(),
+            serde_json::Value::Array(bot_numbers).to_string(),
+        ),
+        ("GUICHET_BOTS__BACKEND_URL".to_owned(), backend_url.clone()),
+        (
+            "GUICHET_BOTS__BACKEND_TOKEN".to_owned(),
+            backend_token.clone(),
+        ),
+    ]);
+    // Without the embedding model, the demo's bots use the fast tier (and say so).
+    let model_dir =
+        std::env::var("GUICHET_GUARD__MODEL_DIR").unwrap_or_else(|_| embed::DEFAULT_DIR.to_owned());
+    let tier_note = if std::env::var("GUICHET_GUARD__TIER").is_err()
+        && embed::locate(std::path::Path::new(&model_dir)).is_err()
+    {
+        env.push(("GUICHET_GUARD__TIER".to_owned(), "fast".to_owned()));
+        format!(
+            "The bots' scope guard runs its fast tier: the embedding model is not in {model_dir}. Install it with\n  {}\n",
+            embed::INSTALL
+        )
+    } else {
+        String::new()
+    };
     // Other GUICHET_* settings (sessions, policy, pricing…) apply to the demo as to `serve`;
     // the demo's own number, secrets and addresses win.
     let own: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
@@ -131,6 +209,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         },
     ));
     let mut sandbox_stop = stopped.clone();
+    let mut backend_stop = stopped.clone();
+    let backend_task = tokio::spawn(
+        axum::serve(
+            backend_listener,
+            crate::example_backend::router(Some(backend_token)),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = backend_stop.wait_for(|s| *s).await;
+        })
+        .into_future(),
+    );
     let sandbox_task = tokio::spawn(sandbox::serve_with(
         sandbox_listener,
         sandbox.clone(),
@@ -141,6 +230,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     crate::write_stdout(&guide(&hub_url, &sandbox_url, &args));
     crate::write_stdout(&sign_in_guide(hub_addr, &people));
+    crate::write_stdout(&bots_guide(
+        &sandbox_url,
+        &backend_url,
+        &flows_dir,
+        &tier_note,
+    ));
 
     let chatter = chatter(sandbox.clone(), args.chatter_secs);
     tokio::select! {
@@ -148,6 +243,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         () = chatter => { crate::shutdown_signal().await; }
     }
     let _ = stop.send(true);
+    backend_task.await??;
     sandbox_task.await??;
     hub_task.await?
 }
@@ -403,4 +499,31 @@ fn guide(hub: &str, sandbox: &str, args: &DemoArgs) -> String {
             format!("one writes again every {} s.", args.chatter_secs)
         },
     )
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::UNIX_EPOCH
+            .elapsed()
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+/// How to talk to the demo's bots.
+fn bots_guide(sandbox: &str, backend: &str, flows: &std::path::Path, tier_note: &str) -> String {
+    let mut out = format!(
+        "\nBots (flows in {}, back-end at {backend}):\n",
+        flows.display()
+    );
+    for (id, display, file, _) in BOTS {
+        out.push_str(&format!(
+            "  {file:<15} number {display} (id {id}):\n    curl -s -X POST {sandbox}/_sandbox/customers/33612345678/messages -H 'content-type: application/json' -d '{{\"phone_number_id\":\"{id}\",\"text\":\"hello\"}}'\n"
+        ));
+    }
+    out.push_str("  Try: \"where is my order AB1234\", \"write me a poem\" (deflected), \"I want a human\" (handed over).\n");
+    out.push_str(tier_note);
+    out
 }

@@ -3,6 +3,7 @@
 mod costs;
 mod demo;
 mod example_backend;
+mod guard_cmd;
 mod sandbox_ctl;
 mod user;
 
@@ -113,6 +114,19 @@ enum Command {
     ///   guichet user password joao
     #[command(subcommand, verbatim_doc_comment)]
     User(user::UserCommand),
+    /// The scope guard of a bot's flow: explain a decision, or measure it on a labelled file.
+    #[command(subcommand)]
+    Guard(guard_cmd::GuardCommand),
+    /// Serve the small back-end the example flows call (examples/flows/): trips and bookings,
+    /// orders and returns, repair tickets, in memory. `guichet demo` runs it by itself.
+    ExampleBackend {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9191")]
+        listen: std::net::SocketAddr,
+        /// A bearer token every request must carry (as `bots.backend_token`).
+        #[arg(long, env = "EXAMPLE_BACKEND_TOKEN")]
+        token: Option<String>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -194,6 +208,7 @@ fn main() -> ExitCode {
         }
         Command::Sandbox(args) => return run_sandbox(*args),
         Command::Demo(args) => return run_demo(*args),
+        Command::ExampleBackend { listen, token } => return run_example_backend(listen, token),
         other => other,
     };
     let settings = match Settings::load(cli.config.as_deref()) {
@@ -220,6 +235,9 @@ fn main() -> ExitCode {
             Command::Migrate => migrate(&settings).await,
             Command::Costs(args) => costs::run(&settings, &args).await,
             Command::User(command) => user::run(&settings, command).await,
+            Command::Guard(command) => {
+                tokio::task::spawn_blocking(move || guard_cmd::run(&settings, command)).await?
+            }
             Command::Config(ConfigCommand::Check) => {
                 let summary = format!(
                     "configuration is valid: listening on {}, database {}, {} app(s), {} number(s), {} API token(s)\n",
@@ -232,7 +250,10 @@ fn main() -> ExitCode {
                 write_stdout(&summary);
                 Ok(())
             }
-            Command::Config(ConfigCommand::Default) | Command::Sandbox(_) | Command::Demo(_) => {
+            Command::Config(ConfigCommand::Default)
+            | Command::Sandbox(_)
+            | Command::Demo(_)
+            | Command::ExampleBackend { .. } => {
                 Ok(())
             }
         }
@@ -245,6 +266,42 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `guichet example-backend`: needs no configuration.
+fn run_example_backend(listen: std::net::SocketAddr, token: Option<String>) -> ExitCode {
+    init_plain_logs("info");
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            write_stderr(&format!("guichet: cannot start the async runtime: {e}\n"));
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve_example_backend(listen, token)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            write_stderr(&format!("guichet: {e:#}\n"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve_example_backend(
+    listen: std::net::SocketAddr,
+    token: Option<String>,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (--listen): {e}"))?;
+    tracing::info!(address = %listener.local_addr()?, "the example back-end is listening");
+    axum::serve(listener, example_backend::router(token))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
 }
 
 /// Logs for the commands that run without a configuration file: `RUST_LOG`, else `default`.

@@ -897,15 +897,15 @@ impl RawBots {
         problems: &mut Vec<String>,
     ) -> BotSettings {
         let backend_url = self.backend_url.trim_end_matches('/').to_owned();
-        if !backend_url.is_empty()
-            && !(backend_url.starts_with("http://") || backend_url.starts_with("https://"))
-        {
+        let http = backend_url.starts_with("http://") || backend_url.starts_with("https://");
+        if !(backend_url.is_empty() || http) {
             problems.push(format!(
                 "`bots.backend_url` = {backend_url:?} is not an http(s) URL: give the base address of the business back-end the flows call"
             ));
         }
         if self.backend_timeout_ms == 0 || self.max_attempts == 0 {
-            problems.push("`bots.backend_timeout_ms` and `bots.max_attempts` must be positive".into());
+            problems
+                .push("`bots.backend_timeout_ms` and `bots.max_attempts` must be positive".into());
         }
         let mut parsed = std::collections::BTreeMap::new();
         for (key, number, file) in flows {

@@ -184,7 +184,9 @@ pub async fn connect(url: &str, options: &Options) -> Result<Arc<dyn Store>> {
 
 /// guichet's storage. Implementations are cheap to share (`Arc<dyn Store>`).
 #[async_trait]
-pub trait Store: Accounts + BotStore + Inbox + MediaStore + Send + Sync + fmt::Debug + 'static {
+pub trait Store:
+    Accounts + BotStore + Inbox + MediaStore + Send + Sync + fmt::Debug + 'static
+{
     fn backend(&self) -> Backend;
 
     /// How many write transactions can usefully run at once: 1 on SQLite (one writer at a

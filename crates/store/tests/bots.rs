@@ -58,7 +58,10 @@ async fn received(store: &Arc<dyn Store>, conv: i64, wamid: &str, at_ms: i64) ->
         .expect("new");
     let job = tx.queue_bot_job(conv, m, at_ms).await.expect("queue");
     assert!(
-        tx.queue_bot_job(conv, m, at_ms).await.expect("again").is_none(),
+        tx.queue_bot_job(conv, m, at_ms)
+            .await
+            .expect("again")
+            .is_none(),
         "one job per message"
     );
     tx.commit().await.expect("commit");
@@ -86,26 +89,57 @@ async fn a_conversations_jobs_run_one_at_a_time_in_order() {
 
         let claimed = store.claim_bot_jobs("n1", 2_000, 32_000, 10).await.unwrap();
         let ids: Vec<i64> = claimed.iter().map(|j| j.id).collect();
-        assert_eq!(ids, [a1, b1], "{b:?}: Ana's second message waits for her first");
+        assert_eq!(
+            ids,
+            [a1, b1],
+            "{b:?}: Ana's second message waits for her first"
+        );
         assert_eq!(claimed[0].attempts, 1);
         assert!(
-            store.claim_bot_jobs("n2", 2_000, 32_000, 10).await.unwrap().is_empty(),
+            store
+                .claim_bot_jobs("n2", 2_000, 32_000, 10)
+                .await
+                .unwrap()
+                .is_empty(),
             "{b:?}: held jobs are not claimed twice, and a2 waits behind a1"
         );
-        assert!(!finish(&store, a1, "n2", 2_500).await, "{b:?}: only the holder finishes");
+        assert!(
+            !finish(&store, a1, "n2", 2_500).await,
+            "{b:?}: only the holder finishes"
+        );
         assert!(finish(&store, a1, "n1", 2_500).await, "{b:?}");
         let next = store.claim_bot_jobs("n2", 3_000, 33_000, 10).await.unwrap();
         assert_eq!(next.iter().map(|j| j.id).collect::<Vec<_>>(), [a2], "{b:?}");
 
         // A lease that ran out lets another node take the job; the first holder lost it.
-        let again = store.claim_bot_jobs("n3", 40_000, 70_000, 10).await.unwrap();
+        let again = store
+            .claim_bot_jobs("n3", 40_000, 70_000, 10)
+            .await
+            .unwrap();
         let ids: Vec<i64> = again.iter().map(|j| j.id).collect();
         assert_eq!(ids, [a2, b1], "{b:?}");
         assert!(!finish(&store, b1, "n1", 40_000).await, "{b:?}");
         // A retry is due later; a failure lets the conversation's next job run.
-        assert!(store.retry_bot_job(b1, "n3", 90_000, "back-end down", 40_100).await.unwrap());
-        assert!(store.claim_bot_jobs("n3", 60_000, 99_000, 10).await.unwrap().is_empty());
-        assert!(store.fail_bot_job(a2, "n3", "gave up", 40_200).await.unwrap(), "{b:?}");
+        assert!(
+            store
+                .retry_bot_job(b1, "n3", 90_000, "back-end down", 40_100)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .claim_bot_jobs("n3", 60_000, 99_000, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .fail_bot_job(a2, "n3", "gave up", 40_200)
+                .await
+                .unwrap(),
+            "{b:?}"
+        );
         assert_eq!(store.queued_bot_jobs().await.unwrap(), 1, "{b:?}");
     }
 }
@@ -121,7 +155,10 @@ async fn sessions_decisions_and_handoffs_are_kept_and_summarised() {
 
         let mut tx = store.begin().await.unwrap();
         let holder = tx.holder(conv).await.unwrap().unwrap();
-        assert_eq!((holder.status.as_str(), holder.handler.as_str()), ("open", "human"));
+        assert_eq!(
+            (holder.status.as_str(), holder.handler.as_str()),
+            ("open", "human")
+        );
         let session = BotSessionRow {
             conversation_id: conv,
             flow: "shop".into(),
@@ -152,10 +189,20 @@ async fn sessions_decisions_and_handoffs_are_kept_and_summarised() {
             outcome: outcome.into(),
             decided_at_ms: message_id * 10,
         };
-        assert!(tx.record_decision(&decision(m1, "in_scope", "answered")).await.unwrap());
-        assert!(tx.record_decision(&decision(m2, "out_of_scope", "deflected")).await.unwrap());
         assert!(
-            !tx.record_decision(&decision(m2, "in_scope", "answered")).await.unwrap(),
+            tx.record_decision(&decision(m1, "in_scope", "answered"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            tx.record_decision(&decision(m2, "out_of_scope", "deflected"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !tx.record_decision(&decision(m2, "in_scope", "answered"))
+                .await
+                .unwrap(),
             "one decision per message"
         );
         tx.record_handoff(&NewHandoff {
@@ -201,7 +248,11 @@ async fn sessions_decisions_and_handoffs_are_kept_and_summarised() {
             .unwrap();
         assert_eq!(older.len(), 1, "{b:?}");
         assert_eq!(
-            store.guard_decision_of(m1).await.unwrap().map(|d| d.outcome),
+            store
+                .guard_decision_of(m1)
+                .await
+                .unwrap()
+                .map(|d| d.outcome),
             Some("answered".into())
         );
 
@@ -210,7 +261,13 @@ async fn sessions_decisions_and_handoffs_are_kept_and_summarised() {
             .iter()
             .map(|d| (d.decision.as_str(), d.outcome.as_str(), d.count))
             .collect();
-        assert_eq!(counts, [("in_scope", "answered", 1), ("out_of_scope", "deflected", 1)]);
+        assert_eq!(
+            counts,
+            [
+                ("in_scope", "answered", 1),
+                ("out_of_scope", "deflected", 1)
+            ]
+        );
         assert_eq!(handoffs.len(), 1);
         assert_eq!(handoffs[0].cause, "customer_asks_human");
         let (none, _) = store.bot_summary(0, 1).await.unwrap();
@@ -247,9 +304,24 @@ async fn idle_conversations_are_those_no_human_touched_since() {
             .await
             .unwrap();
         tx.commit().await.unwrap();
-        let idle = store.idle_human_conversations(PN, 40_000, 10).await.unwrap();
+        let idle = store
+            .idle_human_conversations(PN, 40_000, 10)
+            .await
+            .unwrap();
         assert_eq!(idle, [quiet], "{b:?}");
-        assert!(store.idle_human_conversations(PN, 900, 10).await.unwrap().is_empty());
-        assert!(store.idle_human_conversations("other", 40_000, 10).await.unwrap().is_empty());
+        assert!(
+            store
+                .idle_human_conversations(PN, 900, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .idle_human_conversations("other", 40_000, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -37,13 +37,6 @@
 //! (shipped), `CD5678` (out for delivery), `EF9012` (being prepared), `GH3456` (delivered,
 //! returnable); booking `BK-7301`; ticket `T-20451`.
 
-// Nothing outside the tests serves the router yet: the command that does comes with the bots'
-// wiring. `expect`, not `allow`, so that this goes as soon as something uses it.
-#![cfg_attr(
-    not(test),
-    expect(dead_code, reason = "served by a command that is not wired in yet")
-)]
-
 mod appliance;
 mod shop;
 #[cfg(test)]

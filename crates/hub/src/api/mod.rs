@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`, for the business's own systems. Bearer tokens; every error in
 //! one JSON shape (`code`, `detail`, and where useful `next_step`), including bad queries and ids.
 
+mod bots;
 mod contacts;
 mod conversations;
 mod costs;
@@ -44,6 +45,8 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/templates", get(templates::list).post(templates::create))
         .route("/templates/sync", post(templates::sync))
         .route("/costs", get(costs::report))
+        .route("/bots/summary", get(bots::summary))
+        .route("/bots/decisions", get(bots::decisions))
         .layer(middleware::from_fn_with_state(state, require_token))
 }
 

@@ -23,7 +23,17 @@ pub async fn apply(
         return Ok(None);
     };
     let from = holder_of(&row.status, &row.handler);
-    apply_from(tx, settings, id, &row.phone_number_id, from, happening, by, now_ms).await
+    apply_from(
+        tx,
+        settings,
+        id,
+        &row.phone_number_id,
+        from,
+        happening,
+        by,
+        now_ms,
+    )
+    .await
 }
 
 /// [`apply`] from a holder the caller already knows (ingest knows the status before the message

@@ -221,7 +221,12 @@ mod tests {
             g.classify("where is my parcel").unwrap().intent(),
             Some("track_order")
         );
-        assert_eq!(g.classify("write me a poem about the sea").unwrap().intent(), None);
+        assert_eq!(
+            g.classify("write me a poem about the sea")
+                .unwrap()
+                .intent(),
+            None
+        );
         let embedding = GuardSettings {
             tier: GuardTier::Embedding,
             ..settings

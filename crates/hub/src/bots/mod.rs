@@ -93,7 +93,10 @@ impl Bots {
 }
 
 /// The bot loop of a node.
-#[expect(missing_debug_implementations, reason = "holds the whole service state")]
+#[expect(
+    missing_debug_implementations,
+    reason = "holds the whole service state"
+)]
 pub struct Worker {
     pub state: Arc<AppState>,
     pub bots: Arc<Bots>,
@@ -391,8 +394,15 @@ impl Worker {
             } else {
                 "answered"
             };
-            tx.record_decision(&decision_row(job, &holder.phone_number_id, bot, d, outcome, now))
-                .await?;
+            tx.record_decision(&decision_row(
+                job,
+                &holder.phone_number_id,
+                bot,
+                d,
+                outcome,
+                now,
+            ))
+            .await?;
         }
         let happening = match after {
             After::Handoff { asked: true } => Some(Happening::CustomerAsksHuman),

@@ -94,6 +94,10 @@ async fn set_handler(
     let now = state.clock.now_ms();
     let mut tx = state.store.begin().await?;
     let changed = tx.set_handler(id, handler, now).await?;
+    if changed && handler == "bot" {
+        // Handed back: the bot starts over with this customer.
+        tx.end_bot_session(id).await?;
+    }
     let payload = json!({ "handler": handler, "by": agent.user_id });
     commit(state, tx, id, "conversation.handler", payload, changed, now).await
 }

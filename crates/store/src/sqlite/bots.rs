@@ -219,7 +219,13 @@ impl BotTx for SqliteTx {
         message_id: i64,
         at_ms: i64,
     ) -> Result<Option<i64>> {
-        self.with(|c| one_value(c, sql::QUEUE_BOT_JOB, params![conversation_id, message_id, at_ms]))
+        self.with(|c| {
+            one_value(
+                c,
+                sql::QUEUE_BOT_JOB,
+                params![conversation_id, message_id, at_ms],
+            )
+        })
     }
 
     async fn finish_bot_job(&mut self, id: i64, node: &str, now_ms: i64) -> Result<bool> {
@@ -236,7 +242,13 @@ impl BotTx for SqliteTx {
             exec(
                 c,
                 sql::SAVE_BOT_SESSION,
-                params![s.conversation_id, s.flow, s.flow_version, s.state, s.updated_at_ms],
+                params![
+                    s.conversation_id,
+                    s.flow,
+                    s.flow_version,
+                    s.state,
+                    s.updated_at_ms
+                ],
             )
         })
         .map(drop)
@@ -277,7 +289,13 @@ impl BotTx for SqliteTx {
             exec(
                 c,
                 sql::RECORD_HANDOFF,
-                params![h.conversation_id, h.phone_number_id, h.flow, h.cause, h.at_ms],
+                params![
+                    h.conversation_id,
+                    h.phone_number_id,
+                    h.flow,
+                    h.cause,
+                    h.at_ms
+                ],
             )
         })
         .map(drop)
