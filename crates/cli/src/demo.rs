@@ -58,8 +58,9 @@ pub struct DemoArgs {
     /// Seconds between two messages of the simulated customers (0: they only write at start).
     #[arg(long, default_value_t = 20)]
     chatter_secs: u64,
-    /// Address of the example back-end the demo's bots call.
-    #[arg(long, default_value = "127.0.0.1:9191")]
+    /// Address of the example back-end the demo's bots call (port 0: any free port; the demo
+    /// prints it).
+    #[arg(long, default_value = "127.0.0.1:0")]
     backend_listen: SocketAddr,
 }
 
