@@ -467,6 +467,9 @@ impl From<store::StoreError> for NotQueued {
 /// transaction.
 pub async fn enqueue(state: &AppState, draft: &Draft) -> Result<(Queued, Assessment), NotQueued> {
     let assessment = assess(state, draft).await?;
+    if let Verdict::Refused(_) = &assessment.verdict {
+        return Err(NotQueued::Refused(Box::new(assessment)));
+    }
     let mut tx = state.store.begin().await?;
     let queued = queue_in(state, tx.as_mut(), draft, &assessment).await?;
     tx.commit().await?;
