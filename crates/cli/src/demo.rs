@@ -125,7 +125,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             )
         })?;
     let backend_url = format!("http://{}", backend_listener.local_addr()?);
-    let backend_token = format!("demo-backend-{:016x}", rand_u64());
+    let backend_token = format!("demo-backend-{:016x}", rand::random::<u64>());
     // The example flows, written where the configuration can name them.
     let flows_dir = std::env::temp_dir().join(format!("guichet-demo-flows-{}", std::process::id()));
     std::fs::create_dir_all(&flows_dir)?;
@@ -500,17 +500,6 @@ fn guide(hub: &str, sandbox: &str, args: &DemoArgs) -> String {
             format!("one writes again every {} s.", args.chatter_secs)
         },
     )
-}
-
-fn rand_u64() -> u64 {
-    use std::hash::{BuildHasher as _, Hasher as _};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::UNIX_EPOCH
-            .elapsed()
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
 }
 
 /// How to talk to the demo's bots.

@@ -48,15 +48,17 @@ pub struct With {
 }
 
 fn guard_of(settings: &Settings, with: &With) -> anyhow::Result<(Flow, Guard)> {
-    let path = match &with.flow {
-        Some(p) => p.clone(),
-        None if !settings.bots.flows.is_empty() => {
-            let flow = settings.bots.flows.values().next().context("a flow")?;
-            return build(settings, with, (**flow).clone());
-        }
-        None => anyhow::bail!("no flow: give one with --flow FILE, or set `bots.flow`"),
+    let flow = match &with.flow {
+        Some(path) => read_flow(path)?,
+        None => settings
+            .bots
+            .flows
+            .values()
+            .next()
+            .map(|f| (**f).clone())
+            .context("no flow: give one with --flow FILE, or set `bots.flow`")?,
     };
-    build(settings, with, read_flow(&path)?)
+    build(settings, with, flow)
 }
 
 fn read_flow(path: &Path) -> anyhow::Result<Flow> {

@@ -271,23 +271,7 @@ fn main() -> ExitCode {
 /// `guichet example-backend`: needs no configuration.
 fn run_example_backend(listen: std::net::SocketAddr, token: Option<String>) -> ExitCode {
     init_plain_logs("info");
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            write_stderr(&format!("guichet: cannot start the async runtime: {e}\n"));
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(serve_example_backend(listen, token)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            write_stderr(&format!("guichet: {e:#}\n"));
-            ExitCode::FAILURE
-        }
-    }
+    block_on(serve_example_backend(listen, token))
 }
 
 async fn serve_example_backend(

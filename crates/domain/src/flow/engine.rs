@@ -553,7 +553,7 @@ fn list(button: &str, rows: impl Iterator<Item = ListRow>) -> InteractiveAction 
 fn fill_json(template: &Value, vars: &Vars) -> Value {
     match template {
         Value::String(s) => {
-            let p = super::template::placeholders(s);
+            let p = super::placeholders(s);
             if p.len() == 1 && s.trim().starts_with("{{") && s.trim().ends_with("}}") {
                 return lookup(vars, p[0]).cloned().unwrap_or(Value::Null);
             }

@@ -24,6 +24,8 @@ use serde::Deserialize;
 
 use crate::guard::Intent;
 
+pub use template::placeholders;
+
 pub use engine::{After, CallOutcome, Input, Request, Session, Turn, customer_vars, needs_guard};
 
 /// The variables of a conversation with the bot: what the customer answered, what the back-end
@@ -244,22 +246,9 @@ impl Flow {
     }
 }
 
-/// A text compared loosely: lower case, without accents' marks or punctuation, spaces squeezed.
-pub fn normalise(text: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    let mut out = String::with_capacity(text.len());
-    for c in text
-        .nfd()
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-    {
-        if c.is_alphanumeric() {
-            out.extend(c.to_lowercase());
-        } else if !out.ends_with(' ') && !out.is_empty() {
-            out.push(' ');
-        }
-    }
-    out.trim_end().to_owned()
-}
+/// Texts are compared loosely — lower case, without accents or punctuation, spaces squeezed —
+/// exactly as opt-out keywords are.
+pub use crate::policy::normalise;
 
 // ---- The file as written ----------------------------------------------------------------------
 
@@ -565,7 +554,7 @@ impl Validator {
 
     /// Every placeholder of `text` names a variable some step saves (or `customer`).
     fn placeholders(&mut self, at: &str, text: &str, saved: &BTreeSet<String>) {
-        for p in template::placeholders(text) {
+        for p in placeholders(text) {
             let root = p.split('.').next().unwrap_or_default();
             if !saved.contains(root) {
                 let known: Vec<&str> = saved.iter().map(String::as_str).collect();
@@ -607,7 +596,7 @@ impl Validator {
                 (Some(goto), None, false) => Target::Step(self.goto(&at, goto, steps)),
                 (None, Some(answer), false) => {
                     self.text(&at, answer, MAX_TEXT);
-                    if template::placeholders(answer)
+                    if placeholders(answer)
                         .iter()
                         .any(|p| !p.starts_with("customer"))
                     {

@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use super::Vars;
 
-/// The placeholders of a text (their paths, trimmed), in order.
-pub(crate) fn placeholders(text: &str) -> Vec<&str> {
+/// The `{{…}}` placeholders of a text (their contents, trimmed), in order, repeats included.
+pub fn placeholders(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
@@ -64,22 +64,21 @@ pub(crate) fn fill(text: &str, vars: &Vars) -> String {
     fill_with(text, vars, str::to_owned)
 }
 
+/// Everything but RFC 3986's unreserved characters, percent-encoded.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 /// A value for a URL path segment: everything but unreserved characters percent-encoded, so that
 /// a customer's text can never add a segment, a query or a fragment.
 pub(crate) fn path_segment(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
     // `.` and `..` alone would still climb the path.
-    if out == "." || out == ".." {
-        return out.replace('.', "%2E");
+    if value == "." || value == ".." {
+        return value.replace('.', "%2E");
     }
-    out
+    percent_encoding::utf8_percent_encode(value, SEGMENT).to_string()
 }
 
 #[cfg(test)]

@@ -109,24 +109,22 @@ pub struct Worker {
 enum Said {
     Reply(String),
     Text(String),
-    /// Nothing a bot can read (a reaction, a sticker, a location…): no answer.
-    Nothing,
 }
 
-fn said_in(message: &store::MessageRow) -> Said {
+/// What a stored customer message says to a bot; `None` for what a bot cannot read (a reaction,
+/// a sticker, a location, media without a caption…), which it does not answer.
+fn said_in(message: &store::MessageRow) -> Option<Said> {
     let content: Value = serde_json::from_str(&message.content).unwrap_or(Value::Null);
     let field = |k: &str| content.get(k).and_then(Value::as_str).map(str::to_owned);
-    match content.get("kind").and_then(Value::as_str) {
-        Some("text") => field("body").map_or(Said::Nothing, Said::Text),
-        Some("interactive") => field("id").map_or(Said::Nothing, Said::Reply),
+    match content.get("kind").and_then(Value::as_str)? {
+        "text" => field("body").map(Said::Text),
+        "interactive" => field("id").map(Said::Reply),
         // A template's quick reply: its payload, or its label typed.
-        Some("button") => field("payload")
-            .or_else(|| field("text"))
-            .map_or(Said::Nothing, Said::Text),
-        Some("image" | "video" | "document") => field("caption")
+        "button" => field("payload").or_else(|| field("text")).map(Said::Text),
+        "image" | "video" | "document" => field("caption")
             .filter(|c| !c.trim().is_empty())
-            .map_or(Said::Nothing, Said::Text),
-        _ => Said::Nothing,
+            .map(Said::Text),
+        _ => None,
     }
 }
 
@@ -261,10 +259,9 @@ impl Worker {
         ) else {
             return self.skip(job).await;
         };
-        let said = said_in(&message);
-        if matches!(said, Said::Nothing) {
+        let Some(said) = said_in(&message) else {
             return self.skip(job).await;
-        }
+        };
         let flow = bot.flow.as_ref();
         let session: Option<Session> = store
             .bot_session(job.conversation_id)
@@ -291,7 +288,6 @@ impl Worker {
                 text,
                 decision: decision.as_ref(),
             },
-            Said::Nothing => Input::Start,
         };
         let mut turn = flow.turn(session, customer, input);
         let mut say = std::mem::take(&mut turn.say);
@@ -356,8 +352,8 @@ impl Worker {
             return Ok(());
         }
         for (draft, assessment) in &drafts {
-            if matches!(assessment.verdict, domain::policy::Verdict::Allowed(_)) {
-                outbound::queue_in(state, tx.as_mut(), draft, assessment)
+            if let domain::policy::Verdict::Allowed(clearance) = &assessment.verdict {
+                outbound::queue_in(state, tx.as_mut(), draft, assessment, clearance)
                     .await
                     .map_err(|e| Failure(format!("{e:?}")))?;
             } else {

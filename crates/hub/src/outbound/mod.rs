@@ -20,8 +20,8 @@ use domain::Category;
 use domain::Timestamp;
 use domain::identity::ContactKey;
 use domain::policy::{
-    Consent, ConsentEvent, Facts, FreeEntryPoint, KeywordKind, Message, OptIn, OptInSource,
-    PairLimiter, PortfolioUsage, SendIntent, Spend, UserPreferenceValue, Verdict,
+    Clearance, Consent, ConsentEvent, Facts, FreeEntryPoint, KeywordKind, Message, OptIn,
+    OptInSource, PairLimiter, PortfolioUsage, SendIntent, Spend, UserPreferenceValue, Verdict,
 };
 use domain::pricing::{Market, MessageKind, Prediction, SendFacts, YearMonth};
 use domain::window::ServiceWindow;
@@ -467,32 +467,25 @@ impl From<store::StoreError> for NotQueued {
 /// transaction.
 pub async fn enqueue(state: &AppState, draft: &Draft) -> Result<(Queued, Assessment), NotQueued> {
     let assessment = assess(state, draft).await?;
-    if let Verdict::Refused(_) = &assessment.verdict {
+    let Verdict::Allowed(clearance) = &assessment.verdict else {
         return Err(NotQueued::Refused(Box::new(assessment)));
-    }
+    };
     let mut tx = state.store.begin().await?;
-    let queued = queue_in(state, tx.as_mut(), draft, &assessment).await?;
+    let queued = queue_in(state, tx.as_mut(), draft, &assessment, clearance).await?;
     tx.commit().await?;
     state.wakers.wake(&draft.phone_number_id);
     Ok((queued, assessment))
 }
 
-/// Records an assessed draft with its outbox and ledger rows in `tx`, which the caller commits
-/// (and then wakes the number's sender). A refused draft is not recorded.
+/// Records a draft preflight allowed (`clearance`, from its `assessment`) with its outbox and
+/// ledger rows in `tx`, which the caller commits (and then wakes the number's sender).
 pub async fn queue_in(
     state: &AppState,
     tx: &mut dyn store::Tx,
     draft: &Draft,
     assessment: &Assessment,
+    clearance: &Clearance,
 ) -> Result<Queued, NotQueued> {
-    let clearance = match &assessment.verdict {
-        Verdict::Allowed(c) => c.clone(),
-        Verdict::Refused(r) => {
-            return Err(NotQueued::Error(ApiError::invalid(format!(
-                "refused by preflight: {r:?}"
-            ))));
-        }
-    };
     let settings = &state.settings;
     let number = number_of(settings, &draft.phone_number_id)?;
     let now_ms = assessment.now_ms;

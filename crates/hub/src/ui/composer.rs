@@ -107,18 +107,13 @@ pub async fn part(
 /// The `{{…}}` placeholders of a template text, in order of first appearance.
 pub fn placeholders(body: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    let mut rest = body;
-    while let Some(start) = rest.find("{{") {
-        let after = &rest[start + 2..];
-        let Some(end) = after.find("}}") else { break };
-        let name = after[..end].trim();
+    for name in domain::flow::placeholders(body) {
         if !name.is_empty()
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             && !out.iter().any(|n| n == name)
         {
             out.push(name.to_owned());
         }
-        rest = &after[end + 2..];
     }
     out
 }
