@@ -254,7 +254,7 @@ fn main() -> anyhow::Result<()> {
     let names: Vec<String> = domains
         .values()
         .flatten()
-        .map(|n| n.replace('_', " "))
+        .map(|n| n.replace(['_', '-'], " "))
         .collect();
     let mut embedding_report = Value::Null;
     let mut vectors = Vectors(HashMap::new());
