@@ -146,24 +146,69 @@ fn the_guard_on_the_real_model_serves_a_shop_and_deflects_an_assistant_request()
         ),
     ];
     // A threshold a business would calibrate to; the default is for no business in particular.
+    for scoring in [Scoring::Nearest, Scoring::Classifier] {
+        let guard = EmbeddingGuard::new(model(), &intents, &requests_of(GENERAL_REQUESTS), scoring)
+            .expect("embeds")
+            .with_threshold(0.3);
+        let decide = |t: &str| guard.classify(model(), t).expect("embeds");
+        assert_eq!(
+            decide("my delivery still hasn't arrived").intent(),
+            Some("order_status"),
+            "{scoring:?}"
+        );
+        assert_eq!(
+            decide("I'd like a refund for these shoes").intent(),
+            Some("return_item"),
+            "{scoring:?}"
+        );
+        assert_eq!(
+            decide("write me a poem about the sea").intent(),
+            None,
+            "{scoring:?}"
+        );
+    }
+}
+
+#[test]
+fn the_default_guard_calibrated_on_the_general_requests_alone_serves_a_shop() {
+    let intent = |name: &str, examples: &[&str]| Intent {
+        name: name.into(),
+        examples: examples.iter().map(|e| (*e).to_owned()).collect(),
+    };
+    let intents = [
+        intent(
+            "order_status",
+            &[
+                "where is my order",
+                "has my package shipped",
+                "track my parcel",
+            ],
+        ),
+        intent(
+            "return_item",
+            &["i want to return an item", "can i get a refund"],
+        ),
+    ];
     let guard = EmbeddingGuard::new(
         model(),
         &intents,
         &requests_of(GENERAL_REQUESTS),
-        Scoring::Nearest,
+        Scoring::default(),
     )
     .expect("embeds")
-    .with_threshold(0.3);
+    .calibrate_general(0.95);
     let decide = |t: &str| guard.classify(model(), t).expect("embeds");
     assert_eq!(
         decide("my delivery still hasn't arrived").intent(),
         Some("order_status")
     );
-    assert_eq!(
-        decide("I'd like a refund for these shoes").intent(),
-        Some("return_item")
-    );
-    assert_eq!(decide("write me a poem about the sea").intent(), None);
+    for text in [
+        "write me a poem about the sea",
+        "what is the capital of mongolia",
+        "solve x squared minus four equals zero",
+    ] {
+        assert_eq!(decide(text).intent(), None, "{text}");
+    }
 }
 
 #[test]

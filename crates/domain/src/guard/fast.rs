@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use super::{Decision, Intent, Nearest, calibrated_threshold, decide};
+use super::{Decision, Intent, Nearest, calibrated_threshold, decide, name_as_example};
 use crate::policy::normalise;
 
 /// Features are already hashes: the map uses them as they are.
@@ -46,19 +46,33 @@ pub struct FastGuard {
     owners: Vec<Option<usize>>,
     /// For each feature, the examples that have it, with its weight there.
     postings: FeatureMap<Vec<(u32, f32)>>,
+    /// What the guard was built from, to build the guards of [`Self::calibrate_general`].
+    source: (Vec<Intent>, Vec<String>),
     threshold: f32,
 }
 
 /// The default threshold, before calibration.
 pub const DEFAULT_THRESHOLD: f32 = 0.3;
 
+/// The folds of [`FastGuard::calibrate_general`].
+const CALIBRATION_FOLDS: usize = 5;
+
 impl FastGuard {
-    /// A guard for `intents`, with `general` as the generic out-of-scope requests.
+    /// A guard for `intents`, with `general` as the generic out-of-scope requests. An intent's
+    /// name, read as words, is one more of its examples.
     pub fn new(intents: &[Intent], general: &[&str]) -> Self {
         let texts: Vec<(Option<usize>, Vec<u64>)> = intents
             .iter()
             .enumerate()
-            .flat_map(|(i, intent)| intent.examples.iter().map(move |e| (Some(i), tokens(e))))
+            .flat_map(|(i, intent)| {
+                let name = name_as_example(&intent.name);
+                intent
+                    .examples
+                    .iter()
+                    .map(|e| tokens(e))
+                    .chain(name.map(|n| tokens(&n)))
+                    .map(move |t| (Some(i), t))
+            })
             .chain(general.iter().map(|g| (None, tokens(g))))
             .collect();
         let mut df: FeatureMap<u32> = FeatureMap::default();
@@ -84,6 +98,10 @@ impl FastGuard {
             default_idf,
             owners: Vec::new(),
             postings: FeatureMap::default(),
+            source: (
+                intents.to_vec(),
+                general.iter().map(|g| (*g).to_owned()).collect(),
+            ),
             threshold: DEFAULT_THRESHOLD,
         };
         for (n, (owner, t)) in texts.iter().enumerate() {
@@ -111,6 +129,27 @@ impl FastGuard {
     #[must_use]
     pub fn calibrate(mut self, out_of_scope: &[&str], recall: f32) -> Self {
         let nearest: Vec<Nearest> = out_of_scope.iter().map(|t| self.nearest(t)).collect();
+        if let Some(threshold) = calibrated_threshold(&nearest, recall) {
+            self.threshold = threshold;
+        }
+        self
+    }
+
+    /// [`Self::calibrate`] on the guard's own generic requests, each judged by a guard built
+    /// without the fifth of them it is in (see [`super::EmbeddingGuard::calibrate_general`]).
+    #[must_use]
+    pub fn calibrate_general(mut self, recall: f32) -> Self {
+        let (intents, general) = &self.source;
+        let mut nearest = Vec::with_capacity(general.len());
+        for fold in 0..CALIBRATION_FOLDS.min(general.len()) {
+            let (held, kept): (Vec<_>, Vec<_>) = general
+                .iter()
+                .enumerate()
+                .partition(|(n, _)| n % CALIBRATION_FOLDS == fold);
+            let kept: Vec<&str> = kept.into_iter().map(|(_, g)| g.as_str()).collect();
+            let without = Self::new(intents, &kept);
+            nearest.extend(held.into_iter().map(|(_, g)| without.nearest(g)));
+        }
         if let Some(threshold) = calibrated_threshold(&nearest, recall) {
             self.threshold = threshold;
         }

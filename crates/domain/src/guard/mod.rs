@@ -2,22 +2,26 @@
 //! scope (a general-assistant request, which Meta's 2026 terms forbid a business bot to answer).
 //! Pure: the embedding tier's vectors are computed by the caller, through [`Embed`].
 //!
-//! Each intent is a name and a few example phrases, in any language the business uses. A message
-//! is compared with every example and with a set of generic general-assistant requests
-//! ([`GENERAL_REQUESTS`], shipped with guichet), in one of two tiers:
+//! Each intent is a name and a few example phrases, in any language the business uses; the
+//! name, read as words, counts as one more example. A message is compared with the intents and
+//! with a set of generic general-assistant requests ([`GENERAL_REQUESTS`], shipped with
+//! guichet), in one of two tiers:
 //! - [`FastGuard`], lexical (TF-IDF over words and character n-grams): microseconds, nothing to
 //!   download;
 //! - [`EmbeddingGuard`], over sentence embeddings (all-MiniLM-L6-v2 in guichet): milliseconds,
 //!   and it understands paraphrases the words alone miss.
 //!
-//! Both decide alike: the message goes to its most similar intent (nearest example, or for the
-//! embedding tier by default the centroid of the examples) when that similarity reaches the
-//! threshold and beats the nearest generic request; otherwise it is out of scope. The threshold is calibrated per business ([`FastGuard::calibrate`],
-//! [`EmbeddingGuard::calibrate`]) for a target out-of-scope recall on requests the business says
-//! are out of scope.
+//! Both decide alike: the message goes to its best intent when its similarity to that intent
+//! reaches the threshold and the generic requests do not win (nearest generic request at least
+//! as similar, or, with the embedding tier's default [`Scoring::Classifier`], the classifier's
+//! generic-request class); otherwise it is out of scope. The threshold is calibrated per
+//! business for a target out-of-scope recall, on requests the business says are out of scope
+//! ([`FastGuard::calibrate`], [`EmbeddingGuard::calibrate`]) or on the generic requests
+//! themselves ([`FastGuard::calibrate_general`], [`EmbeddingGuard::calibrate_general`]).
 
 mod embedding;
 mod fast;
+mod linear;
 
 use serde::Serialize;
 
@@ -33,6 +37,19 @@ pub fn requests_of(text: &str) -> Vec<&str> {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .collect()
+}
+
+/// An intent's name as an example phrase: `order_status` reads "order status". `None` when it
+/// has no letters (a number, a code), which would only blur the intent.
+fn name_as_example(name: &str) -> Option<String> {
+    let words: Vec<&str> = name
+        .split(|c: char| c == '_' || c == '-' || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect();
+    words
+        .iter()
+        .any(|w| w.chars().any(char::is_alphabetic))
+        .then(|| words.join(" "))
 }
 
 /// One of the business's intents.
@@ -51,11 +68,11 @@ pub enum Decision {
         score: f32,
     },
     OutOfScope {
-        /// Similarity to the nearest intent example.
+        /// Similarity to the best intent (its nearest example or its centroid).
         score: f32,
-        /// The nearest intent, for explanations.
+        /// The best intent, for explanations.
         nearest: Option<String>,
-        /// Whether a generic general-assistant request was nearer than any intent.
+        /// Whether the generic general-assistant requests beat every intent.
         general_request: bool,
     },
 }
@@ -69,13 +86,15 @@ impl Decision {
     }
 }
 
-/// The nearest intent and the nearest generic request to a message, with their similarities
+/// The best intent and the nearest generic request to a message, with their similarities
 /// (0 when nothing is similar at all).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct Nearest {
     intent: Option<usize>,
     intent_score: f32,
     generic_score: f32,
+    /// A classifier put the message in the generic requests' class.
+    general_class: bool,
 }
 
 impl Nearest {
@@ -91,10 +110,15 @@ impl Nearest {
         }
     }
 
-    /// The score against which the threshold is set: an out-of-scope message that a generic
-    /// request is nearer to is out at any threshold, so it counts as 0.
+    /// Whether the generic requests beat the intent, whatever the threshold.
+    fn general_wins(&self) -> bool {
+        self.general_class || self.generic_score >= self.intent_score
+    }
+
+    /// The score against which the threshold is set: an out-of-scope message the generic
+    /// requests win is out at any threshold, so it counts as 0.
     fn out_of_scope_score(&self) -> f32 {
-        if self.generic_score >= self.intent_score {
+        if self.general_wins() {
             0.0
         } else {
             self.intent_score
@@ -102,14 +126,11 @@ impl Nearest {
     }
 }
 
-/// The decision rule both tiers share: the nearest intent, if it reaches `threshold` and beats
-/// every generic request.
+/// The decision rule both tiers share: the best intent, if it reaches `threshold` and the
+/// generic requests do not win.
 fn decide(intents: &[String], nearest: Nearest, threshold: f32) -> Decision {
     match nearest.intent {
-        Some(i)
-            if nearest.intent_score >= threshold
-                && nearest.intent_score > nearest.generic_score =>
-        {
+        Some(i) if nearest.intent_score >= threshold && !nearest.general_wins() => {
             Decision::InScope {
                 intent: intents[i].clone(),
                 score: nearest.intent_score,
@@ -118,8 +139,8 @@ fn decide(intents: &[String], nearest: Nearest, threshold: f32) -> Decision {
         intent => Decision::OutOfScope {
             score: nearest.intent_score,
             nearest: intent.map(|i| intents[i].clone()),
-            general_request: nearest.generic_score >= nearest.intent_score
-                && nearest.generic_score > 0.0,
+            general_request: nearest.general_class
+                || (nearest.generic_score >= nearest.intent_score && nearest.generic_score > 0.0),
         },
     }
 }

@@ -133,6 +133,67 @@ fn a_higher_threshold_never_lets_more_in() {
     }
 }
 
+#[test]
+fn a_name_reads_as_words_when_it_has_letters() {
+    assert_eq!(
+        name_as_example("order_status").as_deref(),
+        Some("order status")
+    );
+    assert_eq!(
+        name_as_example(" late-delivery  claim ").as_deref(),
+        Some("late delivery claim")
+    );
+    assert_eq!(name_as_example("faq_2").as_deref(), Some("faq 2"));
+    assert_eq!(name_as_example("42"), None);
+    assert_eq!(name_as_example("__"), None);
+}
+
+#[test]
+fn the_fast_tier_reads_an_intents_name_as_an_example() {
+    let intents = |name: &str| {
+        vec![
+            Intent {
+                name: name.into(),
+                examples: vec!["how many stars do i have".into()],
+            },
+            Intent {
+                name: "order_status".into(),
+                examples: vec!["where is my order".into()],
+            },
+        ]
+    };
+    let general = requests_of(GENERAL_REQUESTS);
+    let named = FastGuard::new(&intents("loyalty_points"), &general).with_threshold(0.2);
+    assert_eq!(
+        named.classify("my loyalty points").intent(),
+        Some("loyalty_points")
+    );
+    let unnamed = FastGuard::new(&intents("7"), &general).with_threshold(0.2);
+    assert_eq!(unnamed.classify("my loyalty points").intent(), None);
+}
+
+#[test]
+fn calibrating_on_the_general_requests_holds_each_out_of_its_own_guard() {
+    let general = requests_of(GENERAL_REQUESTS);
+    // Each generic request is its own nearest in the guard that holds it: calibrated there,
+    // the threshold falls to nothing, even to keep them all out. (Most of them also have a
+    // sibling among the others, which keeps them out held out too: hence all of them here.)
+    let in_sample = guard().calibrate(&general, 1.0);
+    let held_out = guard().calibrate_general(1.0);
+    assert!(
+        held_out.threshold() > in_sample.threshold(),
+        "{} <= {}",
+        held_out.threshold(),
+        in_sample.threshold()
+    );
+    assert_eq!(
+        held_out.classify("where is my order").intent(),
+        Some("order_status")
+    );
+    // A lower recall never raises the threshold.
+    assert!(guard().calibrate_general(0.9).threshold() <= held_out.threshold());
+}
+
 proptest! {
     #[test]
     fn classifying_never_panics_and_scores_are_similarities(text in ".{0,200}") {

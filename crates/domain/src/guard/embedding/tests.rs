@@ -73,9 +73,16 @@ fn guard(scoring: Scoring) -> EmbeddingGuard {
         .expect("the fake embeds")
 }
 
+const SCORINGS: [Scoring; 3] = [Scoring::Nearest, Scoring::Centroid, Scoring::Classifier];
+
+#[test]
+fn the_classifier_is_the_default() {
+    assert_eq!(Scoring::default(), Scoring::Classifier);
+}
+
 #[test]
 fn a_message_goes_to_the_intent_of_its_nearest_example() {
-    for scoring in [Scoring::Nearest, Scoring::Centroid] {
+    for scoring in SCORINGS {
         let g = guard(scoring);
         let d = g
             .classify(&Topics, "has my package shipped?")
@@ -200,7 +207,157 @@ fn centroid_scoring_keeps_one_target_per_intent() {
     let g = guard(Scoring::Centroid);
     assert_eq!(g.scoring(), Scoring::Centroid);
     assert_eq!(g.targets.len(), shop().len());
-    assert_eq!(guard(Scoring::Nearest).targets.len(), 6);
+    // Two examples and the name, for each of the three intents.
+    assert_eq!(guard(Scoring::Nearest).targets.len(), 9);
+}
+
+#[test]
+fn an_intents_name_is_one_of_its_examples() {
+    // No example says "refund"; the name does.
+    let named = |name: &str| {
+        EmbeddingGuard::new(
+            &Topics,
+            &[
+                intent(name, &["i changed my mind about it"]),
+                intent("order_status", &["where is my order"]),
+            ],
+            &[],
+            Scoring::Centroid,
+        )
+        .expect("embeds")
+        .with_threshold(0.3)
+    };
+    let d = named("refund_request")
+        .classify(&Topics, "a refund")
+        .expect("embeds");
+    assert_eq!(d.intent(), Some("refund_request"), "{d:?}");
+    // A name without letters says nothing: the message stays out.
+    let d = named("17").classify(&Topics, "a refund").expect("embeds");
+    assert_eq!(d.intent(), None, "{d:?}");
+}
+
+/// Two intents in a plane (and a third axis for the generic requests): `a` is mostly along x,
+/// with one example leaning towards `b`, which is along y.
+fn leaning() -> EmbeddingGuard {
+    EmbeddingGuard::from_vectors(
+        vec![
+            (
+                "a".into(),
+                vec![
+                    vec![1.0, 0.0, 0.0],
+                    vec![1.0, 0.0, 0.0],
+                    vec![0.6, 0.8, 0.0],
+                ],
+            ),
+            ("b".into(), vec![vec![0.0, 1.0, 0.0], vec![0.2, 1.0, 0.0]]),
+        ],
+        vec![vec![0.0, 0.0, 1.0], vec![0.1, 0.0, 1.0]],
+        Scoring::Classifier,
+    )
+    .with_threshold(0.1)
+}
+
+#[test]
+fn the_classifier_learns_what_the_centroids_miss() {
+    // `a`'s third example is nearer `b`'s centroid than `a`'s: the centroids send it to `b`,
+    // the classifier, trained on it, to `a`.
+    let example = [0.6, 0.8, 0.0];
+    let g = leaning();
+    let centroids = EmbeddingGuard {
+        classifier: None,
+        general: Vec::new(),
+        ..g.clone()
+    };
+    assert_eq!(centroids.classify_vector(&example).intent(), Some("b"));
+    assert_eq!(g.classify_vector(&example).intent(), Some("a"));
+    // The score is the similarity to the chosen intent's centroid.
+    match g.classify_vector(&example) {
+        Decision::InScope { score, .. } => {
+            let c = unit(vec![2.6, 0.8, 0.0]);
+            assert!((score - dot(&c, &example)).abs() < 1e-5, "{score}");
+        }
+        d @ Decision::OutOfScope { .. } => panic!("{d:?}"),
+    }
+}
+
+#[test]
+fn the_classifiers_general_class_is_out_of_scope_at_any_threshold() {
+    let g = leaning().with_threshold(-1.0);
+    match g.classify_vector(&[0.05, 0.05, 1.0]) {
+        Decision::OutOfScope {
+            general_request,
+            nearest,
+            ..
+        } => {
+            assert!(general_request);
+            assert!(nearest.is_some());
+        }
+        d @ Decision::InScope { .. } => panic!("{d:?}"),
+    }
+    // Without generic requests there is no such class.
+    let alone = EmbeddingGuard::from_vectors(
+        vec![("a".into(), vec![vec![1.0, 0.0]])],
+        Vec::new(),
+        Scoring::Classifier,
+    )
+    .with_threshold(-1.0);
+    assert_eq!(alone.classify_vector(&[0.0, 1.0]).intent(), Some("a"));
+}
+
+#[test]
+fn the_classifier_keeps_general_requests_out() {
+    let g = guard(Scoring::Classifier);
+    for text in ["write me a poem", "tell me a joke", "help with my homework"] {
+        let d = g.classify(&Topics, text).expect("embeds");
+        assert!(
+            matches!(
+                d,
+                Decision::OutOfScope {
+                    general_request: true,
+                    ..
+                }
+            ),
+            "{text}: {d:?}"
+        );
+    }
+}
+
+#[test]
+fn the_same_examples_give_the_same_guard() {
+    let (a, b) = (guard(Scoring::Classifier), guard(Scoring::Classifier));
+    for text in [
+        "where's my parcel",
+        "poem please",
+        "refund",
+        "hello there order",
+    ] {
+        let v = Topics.embed(&[text]).expect("embeds").remove(0);
+        assert_eq!(a.classify_vector(&v), b.classify_vector(&v), "{text}");
+    }
+}
+
+#[test]
+fn calibrating_on_the_general_requests_holds_each_out_of_its_own_guard() {
+    let general = requests_of(GENERAL_REQUESTS);
+    for scoring in SCORINGS {
+        // Judged by the guard that holds them, every generic request is its own nearest (or in
+        // its own class): the threshold would fall to nothing.
+        let vectors = Topics.embed(&general).expect("embeds");
+        let in_sample = guard(scoring).calibrate(&vectors, 0.95);
+        let held_out = guard(scoring).calibrate_general(0.95);
+        assert!(
+            held_out.threshold() >= in_sample.threshold(),
+            "{scoring:?}: {} < {}",
+            held_out.threshold(),
+            in_sample.threshold()
+        );
+        assert!(held_out.threshold() > 0.0, "{scoring:?}");
+        // The business's own phrasing still passes.
+        let d = held_out
+            .classify(&Topics, "where is my order")
+            .expect("embeds");
+        assert_eq!(d.intent(), Some("order_status"), "{scoring:?}: {d:?}");
+    }
 }
 
 #[test]
