@@ -1,22 +1,18 @@
 //! The scope guard as bots use it: built per flow from its intents, in the configured tier, with
-//! its threshold calibrated at start for the configured out-of-scope recall.
-//!
-//! Calibration uses guichet's shipped generic requests, which are also what the guard compares
-//! messages with. Calibrating a request against a set that contains it would measure nothing (it
-//! is always nearest to itself), so the requests are split in [`FOLDS`]: each fold is kept out
-//! by a guard built with the others, and the threshold is the mean of the folds' thresholds.
+//! its threshold calibrated at start for the configured out-of-scope recall on guichet's shipped
+//! generic requests (`calibrate_general`, which holds each request out of the guard it is
+//! judged by).
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use domain::flow::Flow;
-use domain::guard::{Decision, EmbeddingGuard, FastGuard, GENERAL_REQUESTS, Intent, requests_of};
+use domain::guard::{
+    Decision, EmbeddingGuard, FastGuard, GENERAL_REQUESTS, Intent, Scoring, requests_of,
+};
 use sha2::{Digest as _, Sha256};
 
 use crate::config::{GuardSettings, GuardTier};
-
-/// Folds of the generic requests for calibration.
-const FOLDS: usize = 5;
 
 /// A flow's guard, in one tier.
 pub enum Guard {
@@ -36,8 +32,48 @@ impl std::fmt::Debug for Guard {
     }
 }
 
+/// The embedding model while guards are built: each distinct text is embedded once, however
+/// many flows share it (every flow's guard compares with the same generic requests). Dropped
+/// once the guards are built; classifying a customer's message goes to the model itself.
+pub struct Embedder {
+    model: Arc<embed::MiniLm>,
+    seen: std::sync::Mutex<std::collections::HashMap<String, Vec<f32>>>,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let seen = self.seen.lock().map_or(0, |s| s.len());
+        f.debug_struct("Embedder")
+            .field("texts_embedded", &seen)
+            .finish()
+    }
+}
+
+impl domain::guard::Embed for Embedder {
+    type Error = embed::Error;
+
+    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, embed::Error> {
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut missing: Vec<&str> = texts
+            .iter()
+            .copied()
+            .filter(|t| !seen.contains_key(*t))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if !missing.is_empty() {
+            let vectors = self.model.embed(&missing)?;
+            seen.extend(missing.into_iter().map(str::to_owned).zip(vectors));
+        }
+        Ok(texts.iter().map(|t| seen[*t].clone()).collect())
+    }
+}
+
 /// Loads the embedding model, or says how to install it.
-pub fn load_model(settings: &GuardSettings) -> anyhow::Result<Arc<embed::MiniLm>> {
+pub fn load_model(settings: &GuardSettings) -> anyhow::Result<Embedder> {
     let model = embed::MiniLm::load(&settings.model_dir).with_context(|| {
         format!(
             "the scope guard's model is not in {} (`guard.model_dir`): install it once with `{}`, \
@@ -46,7 +82,10 @@ pub fn load_model(settings: &GuardSettings) -> anyhow::Result<Arc<embed::MiniLm>
             embed::INSTALL
         )
     })?;
-    Ok(Arc::new(model))
+    Ok(Embedder {
+        model: Arc::new(model),
+        seen: std::sync::Mutex::default(),
+    })
 }
 
 impl Guard {
@@ -55,57 +94,20 @@ impl Guard {
     pub fn build(
         intents: &[Intent],
         settings: &GuardSettings,
-        model: Option<&Arc<embed::MiniLm>>,
+        model: Option<&Embedder>,
     ) -> anyhow::Result<Self> {
         let general = requests_of(GENERAL_REQUESTS);
-        let folds = folds(&general);
         match (settings.tier, model) {
-            (GuardTier::Fast, _) => {
-                let mut thresholds = Vec::new();
-                for (kept, out) in &folds {
-                    let g = FastGuard::new(intents, kept).calibrate(out, settings.recall);
-                    thresholds.push(g.threshold());
-                }
-                Ok(Self::Fast(
-                    FastGuard::new(intents, &general).with_threshold(mean(&thresholds)),
-                ))
-            }
+            (GuardTier::Fast, _) => Ok(Self::Fast(
+                FastGuard::new(intents, &general).calibrate_general(settings.recall),
+            )),
             (GuardTier::Embedding, Some(model)) => {
-                let texts: Vec<&str> = intents
-                    .iter()
-                    .flat_map(|i| i.examples.iter().map(String::as_str))
-                    .chain(general.iter().copied())
-                    .collect();
-                let vectors = model.embed(&texts).context("embedding the intents")?;
-                let (examples, generic) = vectors.split_at(texts.len() - general.len());
-                let grouped = || {
-                    let mut rest = examples.iter();
-                    intents
-                        .iter()
-                        .map(|i| {
-                            (
-                                i.name.clone(),
-                                rest.by_ref().take(i.examples.len()).cloned().collect(),
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                };
-                let index: std::collections::HashMap<&str, &Vec<f32>> =
-                    general.iter().copied().zip(generic).collect();
-                let mut thresholds = Vec::new();
-                for (kept, out) in &folds {
-                    let kept_v = kept.iter().map(|t| index[t].clone()).collect();
-                    let out_v: Vec<Vec<f32>> = out.iter().map(|t| index[t].clone()).collect();
-                    let g = EmbeddingGuard::from_vectors(grouped(), kept_v, Default::default())
-                        .calibrate(&out_v, settings.recall);
-                    thresholds.push(g.threshold());
-                }
-                let guard =
-                    EmbeddingGuard::from_vectors(grouped(), generic.to_vec(), Default::default())
-                        .with_threshold(mean(&thresholds));
+                let guard = EmbeddingGuard::new(model, intents, &general, Scoring::default())
+                    .context("embedding the intents")?
+                    .calibrate_general(settings.recall);
                 Ok(Self::Embedding {
                     guard,
-                    model: model.clone(),
+                    model: model.model.clone(),
                 })
             }
             (GuardTier::Embedding, None) => {
@@ -138,30 +140,6 @@ impl Guard {
     }
 }
 
-/// The generic requests split in folds: (the others, this fold) for each.
-fn folds<'a>(general: &[&'a str]) -> Vec<(Vec<&'a str>, Vec<&'a str>)> {
-    (0..FOLDS)
-        .map(|f| {
-            let (out, kept): (Vec<_>, Vec<_>) = general
-                .iter()
-                .enumerate()
-                .partition(|(i, _)| i % FOLDS == f);
-            (
-                kept.into_iter().map(|(_, t)| *t).collect(),
-                out.into_iter().map(|(_, t)| *t).collect(),
-            )
-        })
-        .collect()
-}
-
-#[expect(clippy::cast_precision_loss, reason = "a handful of thresholds")]
-fn mean(values: &[f32]) -> f32 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    values.iter().sum::<f32>() / values.len() as f32
-}
-
 /// The version decisions are recorded with: the flow's own version and a fingerprint of its
 /// intents, so that a changed example shows even if the author forgot to bump the version.
 pub fn version_of(flow: &Flow) -> String {
@@ -184,18 +162,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn folds_cover_every_request_once_and_keep_the_rest() {
-        let general: Vec<&str> = (0..23).map(|i| ["a", "b", "c"][i % 3]).collect();
-        let f = folds(&general);
-        assert_eq!(f.len(), FOLDS);
-        assert_eq!(f.iter().map(|(_, out)| out.len()).sum::<usize>(), 23);
-        for (kept, out) in &f {
-            assert_eq!(kept.len() + out.len(), 23);
-        }
-    }
-
-    #[test]
-    fn the_fast_guard_calibrated_on_folds_keeps_general_requests_out() {
+    fn the_fast_guard_calibrated_on_general_requests_keeps_them_out() {
         let intents = vec![
             Intent {
                 name: "track_order".into(),
