@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use domain::flow::Flow;
 use domain::guard::Decision;
-use hub::Settings;
 use hub::bots::Guard;
-use hub::config::GuardTier;
+use hub::config::{GuardSettings, GuardTier};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum GuardCommand {
@@ -37,28 +36,41 @@ pub enum GuardCommand {
     },
 }
 
+/// The guard to build. It needs no configuration file (no Meta app, no database): the options
+/// read the same environment variables as the `[guard]` settings.
 #[derive(Debug, clap::Args)]
 pub struct With {
-    /// The flow whose intents the guard knows (default: the configured `bots.flow`).
+    /// The flow whose intents the guard knows.
     #[arg(long)]
-    flow: Option<PathBuf>,
-    /// The tier (default: `guard.tier` of the configuration).
-    #[arg(long, value_parser = ["fast", "embedding"])]
-    tier: Option<String>,
+    flow: PathBuf,
+    /// The tier: `embedding` (all-MiniLM-L6-v2 from --model-dir) or `fast`.
+    #[arg(long, env = "GUICHET_GUARD__TIER", default_value = "embedding", value_parser = ["fast", "embedding"])]
+    tier: String,
+    /// The embedding model's folder.
+    #[arg(long, env = embed::DIR_VAR, default_value = embed::DEFAULT_DIR)]
+    model_dir: PathBuf,
+    /// The out-of-scope recall the threshold is calibrated for, on guichet's generic requests.
+    #[arg(long, env = "GUICHET_GUARD__RECALL", default_value_t = 0.95)]
+    recall: f32,
 }
 
-fn guard_of(settings: &Settings, with: &With) -> anyhow::Result<(Flow, Guard)> {
-    let flow = match &with.flow {
-        Some(path) => read_flow(path)?,
-        None => settings
-            .bots
-            .flows
-            .values()
-            .next()
-            .map(|f| (**f).clone())
-            .context("no flow: give one with --flow FILE, or set `bots.flow`")?,
+fn guard_of(with: &With) -> anyhow::Result<(Flow, Guard)> {
+    let flow = read_flow(&with.flow)?;
+    let settings = GuardSettings {
+        model_dir: with.model_dir.clone(),
+        tier: if with.tier == "fast" {
+            GuardTier::Fast
+        } else {
+            GuardTier::Embedding
+        },
+        recall: with.recall,
     };
-    build(settings, with, flow)
+    let model = match settings.tier {
+        GuardTier::Embedding => Some(hub::bots::guard::load_model(&settings)?),
+        GuardTier::Fast => None,
+    };
+    let guard = Guard::build(&flow.guard_intents(), &settings, model.as_ref())?;
+    Ok((flow, guard))
 }
 
 fn read_flow(path: &Path) -> anyhow::Result<Flow> {
@@ -67,31 +79,16 @@ fn read_flow(path: &Path) -> anyhow::Result<Flow> {
     Flow::parse(&text).map_err(|e| anyhow::anyhow!("{}:\n{e}", path.display()))
 }
 
-fn build(settings: &Settings, with: &With, flow: Flow) -> anyhow::Result<(Flow, Guard)> {
-    let mut guard_settings = settings.guard.clone();
-    match with.tier.as_deref() {
-        Some("fast") => guard_settings.tier = GuardTier::Fast,
-        Some("embedding") => guard_settings.tier = GuardTier::Embedding,
-        _ => {}
-    }
-    let model = match guard_settings.tier {
-        GuardTier::Embedding => Some(hub::bots::guard::load_model(&guard_settings)?),
-        GuardTier::Fast => None,
-    };
-    let guard = Guard::build(&flow.guard_intents(), &guard_settings, model.as_ref())?;
-    Ok((flow, guard))
-}
-
-pub fn run(settings: &Settings, command: GuardCommand) -> anyhow::Result<()> {
+pub fn run(command: GuardCommand) -> anyhow::Result<()> {
     match command {
         GuardCommand::Test { message, with } => {
-            let (flow, guard) = guard_of(settings, &with)?;
+            let (flow, guard) = guard_of(&with)?;
             let d = guard.classify(&message)?;
             crate::write_stdout(&explain(&flow, &guard, &d));
             Ok(())
         }
         GuardCommand::Eval { file, with, json } => {
-            let (_, guard) = guard_of(settings, &with)?;
+            let (_, guard) = guard_of(&with)?;
             let rows = read_labelled(&file)?;
             let report = evaluate(&guard, &rows)?;
             if json {

@@ -115,6 +115,7 @@ enum Command {
     #[command(subcommand, verbatim_doc_comment)]
     User(user::UserCommand),
     /// The scope guard of a bot's flow: explain a decision, or measure it on a labelled file.
+    /// Needs no configuration file.
     #[command(subcommand)]
     Guard(guard_cmd::GuardCommand),
     /// Serve the small back-end the example flows call (examples/flows/): trips and bookings,
@@ -209,6 +210,7 @@ fn main() -> ExitCode {
         Command::Sandbox(args) => return run_sandbox(*args),
         Command::Demo(args) => return run_demo(*args),
         Command::ExampleBackend { listen, token } => return run_example_backend(listen, token),
+        Command::Guard(command) => return run_guard(command),
         other => other,
     };
     let settings = match Settings::load(cli.config.as_deref()) {
@@ -235,9 +237,6 @@ fn main() -> ExitCode {
             Command::Migrate => migrate(&settings).await,
             Command::Costs(args) => costs::run(&settings, &args).await,
             Command::User(command) => user::run(&settings, command).await,
-            Command::Guard(command) => {
-                tokio::task::spawn_blocking(move || guard_cmd::run(&settings, command)).await?
-            }
             Command::Config(ConfigCommand::Check) => {
                 let summary = format!(
                     "configuration is valid: listening on {}, database {}, {} app(s), {} number(s), {} API token(s)\n",
@@ -253,7 +252,8 @@ fn main() -> ExitCode {
             Command::Config(ConfigCommand::Default)
             | Command::Sandbox(_)
             | Command::Demo(_)
-            | Command::ExampleBackend { .. } => {
+            | Command::ExampleBackend { .. }
+            | Command::Guard(_) => {
                 Ok(())
             }
         }
@@ -262,6 +262,18 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
+            write_stderr(&format!("guichet: {e:#}\n"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `guichet guard`: needs no configuration (CPU-bound, no runtime).
+fn run_guard(command: guard_cmd::GuardCommand) -> ExitCode {
+    init_plain_logs("warn");
+    match guard_cmd::run(command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
             write_stderr(&format!("guichet: {e:#}\n"));
             ExitCode::FAILURE
         }
