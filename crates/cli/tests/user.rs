@@ -38,6 +38,21 @@ fn guichet(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// `guichet user add USERNAME --name NAME --role agent --password-stdin`, given `password`.
+fn add_agent(db: &TestDb, username: &str, name: &str, password: &str) -> Output {
+    let args = [
+        "user",
+        "add",
+        username,
+        "--name",
+        name,
+        "--role",
+        "agent",
+        "--password-stdin",
+    ];
+    guichet(db, &args, Some(&format!("{password}\n")))
+}
+
 fn ok(output: &Output) -> String {
     assert!(
         output.status.success(),
@@ -102,50 +117,11 @@ async fn guichet_user_manages_the_ui_accounts() {
         );
 
         // The same refusals as the admin pages.
-        let err = refused(&guichet(
-            &db,
-            &[
-                "user",
-                "add",
-                "CAMILLE",
-                "--name",
-                "Other",
-                "--role",
-                "agent",
-                "--password-stdin",
-            ],
-            Some("a-fine-password-1\n"),
-        ));
+        let err = refused(&add_agent(&db, "CAMILLE", "Other", "a-fine-password-1"));
         assert!(err.contains("is taken"), "{err}");
-        let err = refused(&guichet(
-            &db,
-            &[
-                "user",
-                "add",
-                "joao",
-                "--name",
-                "João Silva",
-                "--role",
-                "agent",
-                "--password-stdin",
-            ],
-            Some("short\n"),
-        ));
+        let err = refused(&add_agent(&db, "joao", "João Silva", "short"));
         assert!(err.contains("use at least 8"), "{err}");
-        let err = refused(&guichet(
-            &db,
-            &[
-                "user",
-                "add",
-                "joao",
-                "--name",
-                "João Silva",
-                "--role",
-                "agent",
-                "--password-stdin",
-            ],
-            Some("password1\n"),
-        ));
+        let err = refused(&add_agent(&db, "joao", "João Silva", "password1"));
         assert!(err.contains("most common"), "{err}");
         let err = refused(&guichet(
             &db,
@@ -156,20 +132,7 @@ async fn guichet_user_manages_the_ui_accounts() {
 
         // From standard input: one trailing newline dropped, the rest kept as typed.
         let typed = "  spaces count, and so does this long passphrase of sixty-four+ chars  ";
-        let out = ok(&guichet(
-            &db,
-            &[
-                "user",
-                "add",
-                "joao",
-                "--name",
-                "João Silva",
-                "--role",
-                "agent",
-                "--password-stdin",
-            ],
-            Some(&format!("{typed}\n")),
-        ));
+        let out = ok(&add_agent(&db, "joao", "João Silva", typed));
         assert!(!out.contains("password:"), "{out}");
         let hash = stored_hash(&store, "joao").await;
         assert!(
