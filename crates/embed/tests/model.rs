@@ -125,13 +125,13 @@ fn similarities_are_those_sentence_transformers_publishes() {
     }
 }
 
-#[test]
-fn the_guard_on_the_real_model_serves_a_shop_and_deflects_an_assistant_request() {
+/// A small shop's two intents.
+fn shop_intents() -> [Intent; 2] {
     let intent = |name: &str, examples: &[&str]| Intent {
         name: name.into(),
         examples: examples.iter().map(|e| (*e).to_owned()).collect(),
     };
-    let intents = [
+    [
         intent(
             "order_status",
             &[
@@ -144,7 +144,12 @@ fn the_guard_on_the_real_model_serves_a_shop_and_deflects_an_assistant_request()
             "return_item",
             &["i want to return an item", "can i get a refund"],
         ),
-    ];
+    ]
+}
+
+#[test]
+fn the_guard_on_the_real_model_serves_a_shop_and_deflects_an_assistant_request() {
+    let intents = shop_intents();
     // A threshold a business would calibrate to; the default is for no business in particular.
     for scoring in [Scoring::Nearest, Scoring::Classifier] {
         let guard = EmbeddingGuard::new(model(), &intents, &requests_of(GENERAL_REQUESTS), scoring)
@@ -171,24 +176,7 @@ fn the_guard_on_the_real_model_serves_a_shop_and_deflects_an_assistant_request()
 
 #[test]
 fn the_default_guard_calibrated_on_the_general_requests_alone_serves_a_shop() {
-    let intent = |name: &str, examples: &[&str]| Intent {
-        name: name.into(),
-        examples: examples.iter().map(|e| (*e).to_owned()).collect(),
-    };
-    let intents = [
-        intent(
-            "order_status",
-            &[
-                "where is my order",
-                "has my package shipped",
-                "track my parcel",
-            ],
-        ),
-        intent(
-            "return_item",
-            &["i want to return an item", "can i get a refund"],
-        ),
-    ];
+    let intents = shop_intents();
     let guard = EmbeddingGuard::new(
         model(),
         &intents,
