@@ -70,22 +70,6 @@ struct Args {
     /// and the file is rewritten with any that were missing. Delete it when the model changes.
     #[arg(long)]
     cache: Option<PathBuf>,
-    /// Tune this many of the model's top layers on each business's examples before (b)
-    /// (embedding tier, classifier scoring); 0: the model as it is.
-    #[arg(long, default_value_t = 0)]
-    tune_layers: usize,
-    /// Pairs drawn per example when tuning (see embed::Tuning).
-    #[arg(long, default_value_t = embed::Tuning::default().rounds)]
-    tune_rounds: usize,
-    /// Pairs drawn per general request when tuning.
-    #[arg(long, default_value_t = embed::Tuning::default().general_rounds)]
-    tune_general_rounds: usize,
-    /// The tuning's learning rate.
-    #[arg(long, default_value_t = embed::Tuning::default().learning_rate)]
-    tune_learning_rate: f64,
-    /// Only these domains in (b) (comma-separated); all when empty.
-    #[arg(long, value_delimiter = ',')]
-    only: Vec<String>,
 }
 
 type Split = Vec<(String, String)>;
@@ -274,11 +258,8 @@ fn main() -> anyhow::Result<()> {
         .collect();
     let mut embedding_report = Value::Null;
     let mut vectors = Vectors(HashMap::new());
-    let model = match args.tier {
-        Tier::Embedding => Some(embed::MiniLm::load(&args.model_dir)?),
-        Tier::Fast => None,
-    };
-    if let Some(model) = &model {
+    if args.tier == Tier::Embedding {
+        let model = embed::MiniLm::load(&args.model_dir)?;
         let mut texts: Vec<&str> = [&train, &val, &oos_train, &oos_val]
             .into_iter()
             .flatten()
@@ -339,19 +320,6 @@ fn main() -> anyhow::Result<()> {
         oos_val: &oos_val,
         general: &general,
         named: args.names,
-        tune: model.as_ref().filter(|_| args.tune_layers > 0).map(|m| {
-            (
-                m,
-                embed::Tuning {
-                    layers: args.tune_layers,
-                    rounds: args.tune_rounds,
-                    general_rounds: args.tune_general_rounds,
-                    learning_rate: args.tune_learning_rate,
-                    ..embed::Tuning::default()
-                },
-            )
-        }),
-        only: &args.only,
     };
     let mut runs = Vec::new();
     for (name, setup) in &setups {
@@ -424,10 +392,6 @@ struct Data<'a> {
     general: &'a [&'a str],
     /// Whether intents keep their names (`--names`).
     named: bool,
-    /// The model and how to tune it for each business (`--tune-layers`).
-    tune: Option<(&'a embed::MiniLm, embed::Tuning)>,
-    /// The domains of (b) (`--only`); all when empty.
-    only: &'a [String],
 }
 
 /// (a) and (b) for one tier and scoring, (b) once per number of examples.
@@ -446,7 +410,6 @@ fn evaluate(
         oos_val,
         general,
         named,
-        ..
     } = *data;
     // (a) Every intent, every example.
     let all: Vec<String> = domains.values().flatten().cloned().collect();
@@ -495,71 +458,20 @@ fn business(data: &Data<'_>, setup: &Setup<'_>, per: usize, recall: f32) -> Valu
         oos_val,
         general,
         named,
-        tune,
-        only,
     } = *data;
     let oos: Vec<&str> = oos_val.iter().map(|(t, _)| t.as_str()).collect();
     let mut per_domain = serde_json::Map::new();
     // For each calibration: accuracy, recall on oos_val, on the other domains, on both.
     let mut sums = [[0.0; 4]; CALIBRATIONS.len()];
     let (mut us_sum, mut build_sum) = (0.0, 0.0);
-    let mut tune_seconds = 0.0;
-    let domains: Vec<(&String, &Vec<String>)> = domains
-        .iter()
-        .filter(|(d, _)| only.is_empty() || only.contains(d))
-        .collect();
-    for (domain, names) in domains.iter().copied() {
-        let intents = intents_of(train, names, per, named);
-        let tuned_vectors = tune.map(|(model, tuning)| {
-            let started = Instant::now();
-            let examples: Vec<Vec<&str>> = intents
-                .iter()
-                .map(|i| {
-                    i.examples
-                        .iter()
-                        .map(String::as_str)
-                        .chain(Some(i.name.as_str()).filter(|_| named))
-                        .collect()
-                })
-                .collect();
-            let tuned = model.tune(&examples, general, &tuning).expect("tuning");
-            tune_seconds += started.elapsed().as_secs_f64();
-            let names: Vec<String> = intents
-                .iter()
-                .map(|i| i.name.replace(['_', '-'], " "))
-                .collect();
-            // What (b) reads, but the other domains' training examples (a calibration that is
-            // then left out).
-            let mut texts: Vec<&str> = [val, oos_train, oos_val]
-                .into_iter()
-                .flatten()
-                .map(|(t, _)| t.as_str())
-                .chain(examples.iter().flatten().copied())
-                .chain(general.iter().copied())
-                .chain(names.iter().map(String::as_str))
-                .collect();
-            texts.sort_unstable();
-            texts.dedup();
-            let embedded = model.embed_with(Some(&tuned), &texts).expect("embedding");
-            Vectors(
-                texts
-                    .iter()
-                    .map(|t| (*t).to_owned())
-                    .zip(embedded)
-                    .collect(),
-            )
-        });
-        let tuned_setup = tuned_vectors
-            .as_ref()
-            .map(|v| Setup::Embedding(v, Scoring::Classifier));
-        let setup = tuned_setup.as_ref().unwrap_or(setup);
+    for (domain, names) in domains {
         let with_others: Vec<&str> = oos_train
             .iter()
             .chain(train.iter().filter(|(_, i)| !names.contains(i)))
             .map(|(t, _)| t.as_str())
             .collect();
         let started = Instant::now();
-        let guard = Guard::build(setup, &intents, general);
+        let guard = Guard::build(setup, &intents_of(train, names, per, named), general);
         build_sum += started.elapsed().as_secs_f64();
         let in_scope = in_scope_of(val, names, named);
         let other: Vec<&str> = val
@@ -569,9 +481,6 @@ fn business(data: &Data<'_>, setup: &Setup<'_>, per: usize, recall: f32) -> Valu
             .collect();
         let mut report = serde_json::Map::new();
         for (c, name) in CALIBRATIONS.iter().enumerate() {
-            if tune.is_some() && c == 2 {
-                continue;
-            }
             let on = match c {
                 0 => Calibration::General,
                 1 => Calibration::Texts(&with_others[..oos_train.len()]),
@@ -605,9 +514,6 @@ fn business(data: &Data<'_>, setup: &Setup<'_>, per: usize, recall: f32) -> Valu
     let n = domains.len() as f64;
     let mut out = serde_json::Map::new();
     out.insert("examples_per_intent".into(), json!(per));
-    if tune.is_some() {
-        out.insert("tune_seconds".into(), json!(tune_seconds / n));
-    }
     out.insert("us_per_message".into(), json!(us_sum / n));
     out.insert("build_seconds".into(), json!(build_sum / n));
     for (name, s) in CALIBRATIONS.iter().zip(sums) {

@@ -10,14 +10,11 @@
 //! states averaged over the attention mask (padding left out), then scaled to unit length, so
 //! that a dot product is a cosine similarity.
 
-mod bert;
 mod model;
-mod tune;
 
 use std::path::{Path, PathBuf};
 
 pub use model::MiniLm;
-pub use tune::{Tuned, Tuning};
 
 /// Where guichet looks for the model when nothing says otherwise, relative to the working folder.
 pub const DEFAULT_DIR: &str = "models/all-minilm-l6-v2";

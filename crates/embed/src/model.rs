@@ -4,11 +4,9 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::Config;
-use tokenizers::{Encoding, Tokenizer, TruncationParams};
+use candle_transformers::models::bert::{BertModel, Config};
+use tokenizers::{Tokenizer, TruncationParams};
 
-use crate::bert::{Bert, additive_mask, pool};
-use crate::tune::Tuned;
 use crate::{Error, locate};
 
 /// Longest input, in tokens: sentence-transformers' `max_seq_length` for this model (its
@@ -21,9 +19,9 @@ const BATCH: usize = 32;
 
 /// The sentence-embedding model, loaded and ready.
 pub struct MiniLm {
-    pub(crate) bert: Bert,
+    bert: BertModel,
     tokenizer: Tokenizer,
-    pub(crate) device: Device,
+    device: Device,
 }
 
 impl std::fmt::Debug for MiniLm {
@@ -63,8 +61,8 @@ impl MiniLm {
         let weights = read(&base.join("model.safetensors"))?;
         let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
             .map_err(|e| unreadable("model.safetensors", e.to_string()))?;
-        let bert =
-            Bert::load(&vb, &config).map_err(|e| unreadable("model.safetensors", e.to_string()))?;
+        let bert = BertModel::load(vb, &config)
+            .map_err(|e| unreadable("model.safetensors", e.to_string()))?;
         Ok(Self {
             bert,
             tokenizer,
@@ -74,43 +72,24 @@ impl MiniLm {
 
     /// The unit-length embedding of each text, in order.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, Error> {
-        self.embed_with(None, texts)
-    }
-
-    /// [`Self::embed`] with the top layers of `tuned` in place of the model's own, when given.
-    pub fn embed_with(
-        &self,
-        tuned: Option<&Tuned>,
-        texts: &[&str],
-    ) -> Result<Vec<Vec<f32>>, Error> {
-        let encodings = self.encode(texts)?;
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| encodings[i].get_ids().len());
         let mut out = vec![Vec::new(); texts.len()];
         for chunk in order.chunks(BATCH) {
-            let batch: Vec<&Encoding> = chunk.iter().map(|&i| &encodings[i]).collect();
-            let (ids, mask) = self.tensors(&batch)?;
-            let frozen = tuned.map_or(self.bert.layers.len(), Tuned::from);
-            let mut hidden = self.lower(&ids, &mask, frozen)?;
-            let additive = additive_mask(&mask)?;
-            if let Some(tuned) = tuned {
-                hidden = tuned.forward(&hidden, &additive)?;
-            }
-            for (&i, v) in chunk.iter().zip(pool(&hidden, &mask)?.to_vec2::<f32>()?) {
+            let batch: Vec<&tokenizers::Encoding> = chunk.iter().map(|&i| &encodings[i]).collect();
+            for (&i, v) in chunk.iter().zip(self.run(&batch)?) {
                 out[i] = v;
             }
         }
         Ok(out)
     }
 
-    pub(crate) fn encode(&self, texts: &[&str]) -> Result<Vec<Encoding>, Error> {
-        self.tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| Error::Tokenizer(e.to_string()))
-    }
-
-    /// The ids and the mask of sentences padded to the longest of them.
-    pub(crate) fn tensors(&self, batch: &[&Encoding]) -> Result<(Tensor, Tensor), Error> {
+    /// One forward pass over sentences padded to the longest of them.
+    fn run(&self, batch: &[&tokenizers::Encoding]) -> Result<Vec<Vec<f32>>, Error> {
         let len = batch.iter().map(|e| e.get_ids().len()).max().unwrap_or(0);
         let mut ids = Vec::with_capacity(batch.len() * len);
         let mut mask = Vec::with_capacity(batch.len() * len);
@@ -122,25 +101,19 @@ impl MiniLm {
             mask.extend(std::iter::repeat_n(0, len - n));
         }
         let shape = (batch.len(), len);
-        Ok((
-            Tensor::from_vec(ids, shape, &self.device)?,
-            Tensor::from_vec(mask, shape, &self.device)?,
-        ))
-    }
-
-    /// The hidden states after the first `layers` layers.
-    pub(crate) fn lower(
-        &self,
-        ids: &Tensor,
-        mask: &Tensor,
-        layers: usize,
-    ) -> Result<Tensor, Error> {
-        let additive = additive_mask(mask)?;
-        let mut hidden = self.bert.embed(ids)?;
-        for layer in &self.bert.layers[..layers.min(self.bert.layers.len())] {
-            hidden = layer.forward(&hidden, &additive)?;
-        }
-        Ok(hidden)
+        let ids = Tensor::from_vec(ids, shape, &self.device)?;
+        let mask = Tensor::from_vec(mask, shape, &self.device)?;
+        // One segment: every token type is 0.
+        let types = ids.zeros_like()?;
+        let hidden = self.bert.forward(&ids, &types, Some(&mask))?;
+        // Mean over the real tokens only, as sentence-transformers' Pooling(mean) does.
+        let weights = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+        let summed = hidden.broadcast_mul(&weights)?.sum(1)?;
+        let counts = weights.sum(1)?.clamp(1e-9, f32::MAX)?;
+        let mean = summed.broadcast_div(&counts)?;
+        // Then unit length (sentence-transformers' Normalize layer, eps 1e-12).
+        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f32::MAX)?;
+        Ok(mean.broadcast_div(&norm)?.to_vec2::<f32>()?)
     }
 }
 
