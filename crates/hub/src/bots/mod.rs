@@ -313,18 +313,15 @@ impl Worker {
         // Checked like any send, before the transaction: what preflight refuses is not sent.
         let mut drafts = Vec::new();
         for body in say {
+            // To the customer's WhatsApp id, else to their business-scoped id.
             let request = wa::send::SendRequest {
-                messaging_product: "whatsapp".into(),
-                recipient_type: None,
                 to: view.contact_wa_id.clone(),
                 recipient: view
                     .contact_wa_id
                     .is_none()
                     .then(|| view.contact_user_id.clone())
                     .flatten(),
-                context: None,
-                biz_opaque_callback_data: None,
-                body,
+                ..wa::send::SendRequest::new(String::new(), body)
             };
             let draft = Draft::new(
                 holder.phone_number_id.clone(),
